@@ -1,0 +1,31 @@
+/* zmq-on-libevent: runs a ZeroMQ socket inside a libevent loop through ZMQ_FD.
+ * ZMQ_FD is edge-triggered and only says "look at ZMQ_EVENTS", so the adapter
+ * drains while ZMQ_EVENTS reports POLLIN, and must be kicked after every send on
+ * the socket (a send can consume the edge that announced pending input). Knows
+ * nothing of agentfleet's protocol. */
+#ifndef AF_ZEV_H
+#define AF_ZEV_H
+
+#include <czmq.h>
+#include <event2/event.h>
+
+typedef struct af_zev_t af_zev_t;
+
+/* Called once per readable message: the handler must receive exactly one
+ * message (or drop it) from sock. */
+typedef void(af_zev_fn)(zsock_t *sock, void *arg);
+
+/* Watches sock (not owned) on base. At most `batch` messages are handled per
+ * wake-up before yielding to other events (fairness under a flood); 0 means 256. */
+af_zev_t *af_zev_new(struct event_base *base, zsock_t *sock, af_zev_fn *handler, void *arg,
+                     int batch);
+void af_zev_destroy(af_zev_t **self_p);
+
+/* Schedules a re-check of ZMQ_EVENTS on the next loop turn. Call after sending
+ * on the socket from outside the handler (inside it, the drain re-checks). */
+void af_zev_kick(af_zev_t *self);
+
+/* Messages handled so far (tests, metrics). */
+uint64_t af_zev_handled(const af_zev_t *self);
+
+#endif

@@ -1,0 +1,249 @@
+/* Envelope decode/encode, refusals, and every test vector in docs/protocol.md
+ * (so the document cannot drift from the code). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "log.h"
+#include "proto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static af_msg_t *s_decode3(const char *tag, const char *verb, const uint8_t *body, size_t blen,
+                           af_proto_err_t *err, char *req)
+{
+    const uint8_t *frames[3] = {(const uint8_t *)tag, (const uint8_t *)verb, body};
+    size_t lens[3] = {strlen(tag), strlen(verb), blen};
+    char reason[256];
+    return af_proto_decode(frames, lens, 3, AF_PROTO_MAX_BODY_DEFAULT, err, reason, sizeof reason,
+                           req);
+}
+
+static void test_decode_json_and_cbor(void **state)
+{
+    (void)state;
+    af_proto_err_t err;
+    char req[AF_PROTO_REQ_MAX];
+    const char *json = "{\"req\":\"x1\",\"n\":3}";
+    af_msg_t *m = s_decode3("AF1", "STATS", (const uint8_t *)json, strlen(json), &err, req);
+    assert_non_null(m);
+    assert_string_equal(m->verb, "STATS");
+    assert_string_equal(m->req, "x1");
+    assert_int_equal(m->codec, AF_CODEC_JSON);
+    assert_int_equal((int)af_msg_num(m, "n", 0), 3);
+    /* Re-encode as CBOR and decode again: same tree. */
+    uint8_t *cbor;
+    size_t clen;
+    assert_int_equal(af_codec_encode(m->body, AF_CODEC_CBOR, &cbor, &clen), 0);
+    af_msg_t *m2 = s_decode3("AF1", "STATS", cbor, clen, &err, req);
+    assert_non_null(m2);
+    assert_int_equal(m2->codec, AF_CODEC_CBOR);
+    assert_true(cJSON_Compare(m->body, m2->body, 1));
+    free(cbor);
+    af_msg_destroy(&m);
+    af_msg_destroy(&m2);
+    assert_null(m);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    af_proto_err_t err;
+    char req[AF_PROTO_REQ_MAX];
+    const char *ok = "{\"req\":\"r9\"}";
+    assert_null(s_decode3("AF2", "STATS", (const uint8_t *)ok, strlen(ok), &err, req));
+    assert_int_equal(err, AF_PROTO_BAD_TAG);
+    assert_null(s_decode3("AF1", "FROB", (const uint8_t *)ok, strlen(ok), &err, req));
+    assert_int_equal(err, AF_PROTO_UNKNOWN_VERB);
+    assert_string_equal(req, "r9"); /* echoed in the ERROR even for an unknown verb */
+    const char *noreq = "{\"x\":1}";
+    assert_null(s_decode3("AF1", "STATS", (const uint8_t *)noreq, strlen(noreq), &err, req));
+    assert_int_equal(err, AF_PROTO_MISSING_REQ);
+    const char *numreq = "{\"req\":5}";
+    assert_null(s_decode3("AF1", "STATS", (const uint8_t *)numreq, strlen(numreq), &err, req));
+    assert_int_equal(err, AF_PROTO_MISSING_REQ);
+    const uint8_t junk[] = {0xff, 0x00, 0x13};
+    assert_null(s_decode3("AF1", "STATS", junk, sizeof junk, &err, req));
+    assert_int_equal(err, AF_PROTO_BAD_BODY);
+    const char *arr = "[1,2]";
+    assert_null(s_decode3("AF1", "STATS", (const uint8_t *)arr, strlen(arr), &err, req));
+    assert_int_equal(err, AF_PROTO_BAD_BODY);
+    /* Oversized: a 2 MiB body against the 1 MiB default. */
+    size_t big = 2 * 1024 * 1024;
+    uint8_t *b = calloc(1, big);
+    b[0] = '{';
+    assert_null(s_decode3("AF1", "STATS", b, big, &err, req));
+    assert_int_equal(err, AF_PROTO_OVERSIZED);
+    free(b);
+    /* Wrong frame count. */
+    const uint8_t *frames[2] = {(const uint8_t *)"AF1", (const uint8_t *)"STATS"};
+    size_t lens[2] = {3, 5};
+    char reason[128];
+    assert_null(af_proto_decode(frames, lens, 2, 1024, &err, reason, sizeof reason, req));
+    assert_int_equal(err, AF_PROTO_BAD_FRAMES);
+}
+
+/* A real DEALER/ROUTER pair: bad frames get an ERROR reply naming the reason,
+ * are counted, and good frames still pass afterwards. */
+static void test_error_reply_over_zmq_real(void **state)
+{
+    (void)state;
+    zsock_t *router = zsock_new_router("inproc://proto-test2");
+    zsock_t *dealer = zsock_new_dealer("inproc://proto-test2");
+    zpoller_t *poller = zpoller_new(router, NULL);
+    uint64_t before = af_proto_refused(AF_PROTO_BAD_TAG);
+    zstr_sendx(dealer, "XYZ", "STATS", "{\"req\":\"q1\"}", NULL);
+    assert_ptr_equal(zpoller_wait(poller, 2000), router);
+    af_msg_t *m = NULL;
+    af_proto_err_t err;
+    assert_int_equal(af_proto_recv(router, true, 1024, true, AF_CODEC_JSON, &m, &err), -1);
+    assert_int_equal(err, AF_PROTO_BAD_TAG);
+    assert_int_equal(af_proto_refused(AF_PROTO_BAD_TAG), before + 1);
+    /* The dealer gets ERROR {req:q1, code:bad_tag}. */
+    zpoller_t *pd = zpoller_new(dealer, NULL);
+    assert_ptr_equal(zpoller_wait(pd, 2000), dealer);
+    assert_int_equal(af_proto_recv(dealer, false, 1024, false, AF_CODEC_JSON, &m, &err), 0);
+    assert_string_equal(m->verb, "ERROR");
+    assert_string_equal(m->req, "q1");
+    assert_string_equal(af_msg_str(m, "code"), "bad_tag");
+    af_msg_destroy(&m);
+    /* A good message afterwards still works, both codecs. */
+    af_msg_t *good = af_msg_new("STATS", "q2", NULL);
+    assert_int_equal(af_proto_send(dealer, &good, AF_CODEC_CBOR), 0);
+    assert_null(good);
+    assert_ptr_equal(zpoller_wait(poller, 2000), router);
+    assert_int_equal(af_proto_recv(router, true, 1024, true, AF_CODEC_JSON, &m, &err), 0);
+    assert_string_equal(m->verb, "STATS");
+    assert_int_equal(m->codec, AF_CODEC_CBOR);
+    assert_non_null(m->routing_id);
+    af_msg_t *reply = af_msg_reply(m, "OK", NULL);
+    assert_int_equal(af_proto_send(router, &reply, AF_CODEC_JSON), 0);
+    af_msg_destroy(&m);
+    assert_ptr_equal(zpoller_wait(pd, 2000), dealer);
+    assert_int_equal(af_proto_recv(dealer, false, 1024, false, AF_CODEC_JSON, &m, &err), 0);
+    assert_string_equal(m->verb, "OK");
+    assert_string_equal(m->req, "q2");
+    af_msg_destroy(&m);
+    /* Too many frames: refused, not crashed. */
+    zstr_sendx(dealer, "AF1", "STATS", "{\"req\":\"q3\"}", "extra", NULL);
+    assert_ptr_equal(zpoller_wait(poller, 2000), router);
+    assert_int_equal(af_proto_recv(router, true, 1024, true, AF_CODEC_JSON, &m, &err), -1);
+    assert_int_equal(err, AF_PROTO_BAD_FRAMES);
+    zpoller_destroy(&pd);
+    zpoller_destroy(&poller);
+    zsock_destroy(&dealer);
+    zsock_destroy(&router);
+}
+
+/* ---- docs/protocol.md vectors -------------------------------------------- */
+
+static int s_hex(const char *hex, uint8_t **out, size_t *len)
+{
+    size_t n = strlen(hex);
+    if (n % 2)
+        return -1;
+    *out = malloc(n / 2 + 1);
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return -1;
+        (*out)[i] = (uint8_t)v;
+    }
+    *len = n / 2;
+    return 0;
+}
+
+static void test_protocol_doc_vectors(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/docs/protocol.md", getenv("AF_ROOT") ? getenv("AF_ROOT") : ".");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[8192], verb[64] = "", json[8192] = "";
+    int in_block = 0, vectors = 0, bad = 0;
+    const char *all_verbs[] = {"READY", "WELCOME", "HEARTBEAT", "GATEWAYS", "DRAIN", "SHUTDOWN",
+                               "BYE", "GATEWAY_HELLO", "SPAWN", "DELETE", "LIST", "GET", "STATS",
+                               "SCALE", "PLACE", "CHAT", "START", "DELTA", "DONE", "CANCEL",
+                               "SESSION_GET", "SESSION_DELETE", "OK", "ERROR"};
+    int seen[sizeof all_verbs / sizeof *all_verbs] = {0};
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (!strcmp(line, "```vector")) {
+            in_block = 1;
+            verb[0] = json[0] = '\0';
+            continue;
+        }
+        if (!in_block)
+            continue;
+        if (!strncmp(line, "verb: ", 6))
+            snprintf(verb, sizeof verb, "%s", line + 6);
+        else if (!strncmp(line, "json: ", 6))
+            snprintf(json, sizeof json, "%s", line + 6);
+        else if (!strncmp(line, "cbor: ", 6)) {
+            in_block = 0;
+            vectors++;
+            af_proto_err_t err;
+            char req[AF_PROTO_REQ_MAX];
+            af_msg_t *m = s_decode3("AF1", verb, (const uint8_t *)json, strlen(json), &err, req);
+            if (!m) {
+                fprintf(stderr, "vector %s: json refused (%s)\n", verb, af_proto_err_name(err));
+                bad++;
+                continue;
+            }
+            for (size_t i = 0; i < sizeof all_verbs / sizeof *all_verbs; i++)
+                if (!strcmp(all_verbs[i], verb))
+                    seen[i] = 1;
+            uint8_t *enc;
+            size_t elen;
+            assert_int_equal(af_codec_encode(m->body, AF_CODEC_CBOR, &enc, &elen), 0);
+            char *hex = malloc(elen * 2 + 1);
+            for (size_t i = 0; i < elen; i++)
+                sprintf(hex + 2 * i, "%02x", enc[i]);
+            if (strcmp(hex, line + 6)) {
+                fprintf(stderr, "vector %s: cbor in doc differs; encoder says:\ncbor: %s\n", verb,
+                        hex);
+                bad++;
+            } else {
+                uint8_t *raw = NULL;
+                size_t rlen = 0;
+                assert_int_equal(s_hex(line + 6, &raw, &rlen), 0);
+                af_msg_t *m2 = s_decode3("AF1", verb, raw, rlen, &err, req);
+                if (!m2 || !cJSON_Compare(m->body, m2->body, 1)) {
+                    fprintf(stderr, "vector %s: cbor does not decode to the json\n", verb);
+                    bad++;
+                }
+                af_msg_destroy(&m2);
+                free(raw);
+            }
+            free(hex);
+            free(enc);
+            af_msg_destroy(&m);
+        }
+    }
+    fclose(f);
+    for (size_t i = 0; i < sizeof all_verbs / sizeof *all_verbs; i++) {
+        assert_true(af_proto_verb_known(all_verbs[i]));
+        if (!seen[i]) {
+            fprintf(stderr, "verb %s has no vector in docs/protocol.md\n", all_verbs[i]);
+            bad++;
+        }
+    }
+    assert_int_equal(vectors, (int)(sizeof all_verbs / sizeof *all_verbs));
+    assert_int_equal(bad, 0);
+}
+
+int main(void)
+{
+    af_log_init("test", AF_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decode_json_and_cbor),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_error_reply_over_zmq_real),
+        cmocka_unit_test(test_protocol_doc_vectors),
+    };
+    return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
+}

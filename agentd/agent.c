@@ -1,0 +1,710 @@
+/* The agent. See agent.h.
+ *
+ * A CHAT becomes an af_chat_t (in the `chats` list) holding the gateway link and
+ * req to answer on, the session it belongs to (busy while the call runs) and the
+ * upstream call. The chat ends in s_chat_end, the only place that frees it. */
+#include "agent.h"
+
+#include "agent_metrics.h"
+#include "anthropic.h"
+#include "config.h"
+#include "gateways.h"
+#include "log.h"
+#include "manager.h"
+#include "message.h"
+#include "metrics_http.h"
+#include "session.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AF_AGENT_TICK_MS 100
+#define AF_AGENT_MAX_TOKENS_LIMIT 200000
+
+typedef struct af_chat_t {
+    struct af_chat_t *prev, *next;
+    af_agent_t *agent;
+    af_gateway_t *gw;
+    char req[AF_PROTO_REQ_MAX];
+    af_session_t *session;   /* NULL: stateless */
+    char *session_id;        /* echoed in DONE */
+    char *user_text;         /* enters the history with the reply */
+    af_call_t *call;
+    bool stream;
+    bool got_token;
+    uint64_t t0;
+} af_chat_t;
+
+struct af_agent_t {
+    struct event_base *base;
+    char *id, *owner, *image, *default_model, *join_token;
+    long cores, memory_mb, default_max_tokens, heartbeat_ms;
+    af_codec_t codec;
+    af_metrics_t *registry;
+    af_metrics_http_t *http;
+    char metrics_addr[300];
+    af_agent_metrics_t m;
+    af_sessions_t *sessions;
+    af_anthropic_t *client;
+    af_gateways_t *gateways;
+    af_manager_t *manager;
+    struct event *tick;
+    uint64_t last_expire_ns, last_gw_hb_ns;
+    af_chat_t *chats;
+    size_t nchats;
+    bool draining, finished;
+    char drain_reason[32];
+};
+
+/* ---- replies --------------------------------------------------------------- */
+
+static void s_send(af_gateway_t *gw, const char *verb, const char *req, cJSON *body)
+{
+    af_msg_t *m = af_msg_new(verb, req, body);
+    if (m && af_gateway_send(gw, &m) < 0)
+        af_warn("event=reply_dropped verb=%s req=%s endpoint=%s", verb, req,
+                af_gateway_endpoint(gw));
+}
+
+static void s_send_error(af_gateway_t *gw, const char *req, const char *code, const char *message,
+                         double retry_after)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "code", code);
+    cJSON_AddStringToObject(body, "message", message);
+    if (retry_after >= 0)
+        cJSON_AddNumberToObject(body, "retry_after", retry_after);
+    s_send(gw, "ERROR", req, body);
+}
+
+/* ---- chats ----------------------------------------------------------------- */
+
+static void s_maybe_finish(af_agent_t *self);
+
+/* Unlinks and frees a chat (its call must be gone already). */
+static void s_chat_end(af_chat_t *c)
+{
+    af_agent_t *self = c->agent;
+    if (c->session && c->session->busy)
+        c->session->busy--;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        self->chats = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    self->nchats--;
+    free(c->session_id);
+    free(c->user_text);
+    free(c);
+    s_maybe_finish(self);
+}
+
+static void s_chat_cancel(af_chat_t *c, bool reply)
+{
+    af_anthropic_cancel(&c->call);
+    af_metric_inc(c->agent->m.requests, "cancelled");
+    if (reply)
+        s_send_error(c->gw, c->req, "cancelled", "the CHAT was cancelled", -1);
+    s_chat_end(c);
+}
+
+static void s_on_start(void *arg, const af_message_t *m)
+{
+    af_chat_t *c = arg;
+    if (!c->stream)
+        return;
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "message_id", m->id);
+    cJSON_AddStringToObject(body, "model", m->model);
+    cJSON_AddNumberToObject(body, "input_tokens", (double)m->input_tokens);
+    s_send(c->gw, "START", c->req, body);
+}
+
+static void s_on_delta(void *arg, const char *text, size_t len)
+{
+    af_chat_t *c = arg;
+    if (!c->got_token) {
+        c->got_token = true;
+        af_metric_observe(c->agent->m.ttft, (double)(af_now_ns() - c->t0) / 1e9);
+    }
+    if (!c->stream)
+        return;
+    /* The delta is the tail of the message text, so it is NUL-terminated. */
+    (void)len;
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "text", text);
+    s_send(c->gw, "DELTA", c->req, body);
+}
+
+static void s_on_done(void *arg, const af_message_t *m)
+{
+    af_chat_t *c = arg;
+    af_agent_t *self = c->agent;
+    c->call = NULL;
+    const char *content = m->text ? m->text : "";
+    if (c->session) {
+        if (af_session_add_turn(c->session, c->user_text, content) < 0)
+            af_error("event=history_append_failed session=%s", c->session->id);
+        c->session->input_tokens += (uint64_t)m->input_tokens;
+        c->session->output_tokens += (uint64_t)m->output_tokens;
+        c->session->last_used_ns = af_now_ns();
+    }
+    af_metric_add(self->m.tokens, (double)m->input_tokens, "input");
+    af_metric_add(self->m.tokens, (double)m->output_tokens, "output");
+    af_metric_inc(self->m.requests, "ok");
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "session_id", c->session_id ? c->session_id : "");
+    cJSON_AddStringToObject(body, "message_id", m->id);
+    cJSON_AddStringToObject(body, "model", m->model);
+    cJSON_AddStringToObject(body, "content", content);
+    cJSON_AddStringToObject(body, "stop_reason", m->stop_reason[0] ? m->stop_reason : "end_turn");
+    cJSON *usage = cJSON_AddObjectToObject(body, "usage");
+    cJSON_AddNumberToObject(usage, "input_tokens", (double)m->input_tokens);
+    cJSON_AddNumberToObject(usage, "output_tokens", (double)m->output_tokens);
+    s_send(c->gw, "DONE", c->req, body);
+    s_chat_end(c);
+}
+
+static void s_on_error(void *arg, const char *type, const char *message, int status,
+                       double retry_after)
+{
+    af_chat_t *c = arg;
+    c->call = NULL;
+    af_metric_inc(c->agent->m.requests, type);
+    af_info("event=chat_failed req=%s type=%s status=%d", c->req, type, status);
+    s_send_error(c->gw, c->req, type, message, retry_after);
+    s_chat_end(c);
+}
+
+static const af_call_cb_t s_call_cb = {s_on_start, s_on_delta, s_on_done, s_on_error};
+
+static af_chat_t *s_chat_find(af_agent_t *self, af_gateway_t *gw, const char *req)
+{
+    for (af_chat_t *c = self->chats; c; c = c->next)
+        if (c->gw == gw && !strcmp(c->req, req))
+            return c;
+    return NULL;
+}
+
+/* Refuses a CHAT before any chat state exists. */
+static void s_refuse(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg, const char *code,
+                     const char *message, double retry_after)
+{
+    af_metric_inc(self->m.requests, code);
+    s_send_error(gw, msg->req, code, message, retry_after);
+}
+
+/* Validates the optional per-call settings. Returns NULL or the offending field. */
+static const char *s_check_settings(const af_msg_t *msg)
+{
+    const cJSON *b = msg->body, *v;
+    v = cJSON_GetObjectItemCaseSensitive(b, "model");
+    if (v && (!cJSON_IsString(v) || !*v->valuestring || strlen(v->valuestring) > 95))
+        return "model";
+    v = cJSON_GetObjectItemCaseSensitive(b, "max_tokens");
+    if (v && (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > AF_AGENT_MAX_TOKENS_LIMIT ||
+              v->valuedouble != floor(v->valuedouble)))
+        return "max_tokens";
+    v = cJSON_GetObjectItemCaseSensitive(b, "temperature");
+    if (v && (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1))
+        return "temperature";
+    v = cJSON_GetObjectItemCaseSensitive(b, "stream");
+    if (v && !cJSON_IsBool(v))
+        return "stream";
+    return NULL;
+}
+
+static void s_on_chat(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg)
+{
+    char why[128];
+    if (self->draining) {
+        s_refuse(self, gw, msg, "draining", "the agent accepts no new requests", -1);
+        return;
+    }
+    if (s_chat_find(self, gw, msg->req)) {
+        s_refuse(self, gw, msg, "invalid_request", "req is already in flight", -1);
+        return;
+    }
+    const char *field = s_check_settings(msg);
+    if (field) {
+        snprintf(why, sizeof why, "field '%s' is invalid", field);
+        s_refuse(self, gw, msg, "invalid_request", why, -1);
+        return;
+    }
+    const cJSON *b = msg->body;
+    const cJSON *message = cJSON_GetObjectItemCaseSensitive(b, "message");
+    const cJSON *messages = cJSON_GetObjectItemCaseSensitive(b, "messages");
+    const cJSON *system = cJSON_GetObjectItemCaseSensitive(b, "system");
+    const char *session_id = af_msg_str(msg, "session_id");
+    const char *user = af_msg_str(msg, "user");
+    const char *model = af_msg_str(msg, "model");
+    long max_tokens = (long)af_msg_num(msg, "max_tokens", 0);
+    double temperature = af_msg_num(msg, "temperature", NAN);
+    bool stream = af_msg_bool(msg, "stream", false);
+    af_session_t *s = NULL;
+    cJSON *history = NULL;
+
+    if (cJSON_IsString(message)) {
+        if (!*message->valuestring) {
+            s_refuse(self, gw, msg, "invalid_request", "field 'message' is empty", -1);
+            return;
+        }
+        if (!session_id || !af_id_valid(session_id, AF_PROTO_REQ_MAX - 1)) {
+            s_refuse(self, gw, msg, "invalid_request", "field 'session_id' is missing or invalid", -1);
+            return;
+        }
+        if (!user || !*user) {
+            s_refuse(self, gw, msg, "invalid_request", "field 'user' is missing", -1);
+            return;
+        }
+        if (system && !cJSON_IsString(system)) {
+            s_refuse(self, gw, msg, "invalid_request", "field 'system' must be a string", -1);
+            return;
+        }
+        uint64_t now = af_now_ns();
+        s = af_sessions_get(self->sessions, session_id);
+        if (s && strcmp(s->user, user) != 0) {
+            s_refuse(self, gw, msg, "not_found", "no such session", -1);
+            return;
+        }
+        if (!s) {
+            bool full;
+            s = af_sessions_create(self->sessions, session_id, user, now, af_wall_ms(), &full);
+            if (!s) {
+                snprintf(why, sizeof why, "agent has %zu sessions (its capacity)",
+                         af_sessions_capacity(self->sessions));
+                s_refuse(self, gw, msg, full ? "capacity" : "internal",
+                         full ? why : "out of memory", -1);
+                return;
+            }
+            af_info("event=session_created session=%s user=%s", session_id, user);
+        }
+        if (s->busy) {
+            s_refuse(self, gw, msg, "invalid_request", "a turn is already in flight on this session",
+                     -1);
+            return;
+        }
+        double retry_after;
+        if (!af_session_admit(self->sessions, s, now, &retry_after)) {
+            af_metric_inc(self->m.rate_limited);
+            snprintf(why, sizeof why, "session over %.0f requests/min",
+                     s->bucket.rate * 60.0);
+            s_refuse(self, gw, msg, "rate_limited", why, ceil(retry_after * 10) / 10);
+            return;
+        }
+        /* Settings given on a turn stick to the session. */
+        if ((system && af_session_set_str(&s->system, system->valuestring) < 0) ||
+            (model && af_session_set_str(&s->model, model) < 0)) {
+            s_refuse(self, gw, msg, "internal", "out of memory", -1);
+            return;
+        }
+        if (max_tokens > 0)
+            s->max_tokens = (uint32_t)max_tokens;
+        if (!isnan(temperature))
+            s->temperature = temperature;
+        history = af_session_messages(s, message->valuestring);
+    } else if (cJSON_IsArray(messages) && cJSON_GetArraySize(messages) > 0) {
+        if (system && !cJSON_IsString(system) && !cJSON_IsArray(system)) {
+            s_refuse(self, gw, msg, "invalid_request", "field 'system' must be a string or array", -1);
+            return;
+        }
+    } else {
+        s_refuse(self, gw, msg, "invalid_request",
+                 "one of 'message' (string) or 'messages' (non-empty array) is required", -1);
+        return;
+    }
+
+    /* Build the upstream request. */
+    cJSON *sys_str = NULL;
+    af_message_params_t p = {0};
+    p.stream = stream;
+    if (s) {
+        p.model = s->model ? s->model : self->default_model;
+        p.max_tokens = s->max_tokens ? s->max_tokens : self->default_max_tokens;
+        p.temperature = s->temperature;
+        if (s->system)
+            sys_str = cJSON_CreateString(s->system);
+        p.system = sys_str;
+        p.messages = history;
+    } else {
+        p.model = model ? model : self->default_model;
+        p.max_tokens = max_tokens > 0 ? max_tokens : self->default_max_tokens;
+        p.temperature = temperature;
+        p.system = system;
+        p.messages = messages;
+    }
+    char *body = af_message_request(&p);
+    cJSON_Delete(sys_str);
+    cJSON_Delete(history);
+    af_chat_t *c = calloc(1, sizeof *c);
+    if (!body || !c) {
+        free(body);
+        free(c);
+        s_refuse(self, gw, msg, "internal", "out of memory", -1);
+        return;
+    }
+    c->agent = self;
+    c->gw = gw;
+    snprintf(c->req, sizeof c->req, "%s", msg->req);
+    c->session = s;
+    c->session_id = strdup(session_id ? session_id : "");
+    c->user_text = s ? strdup(message->valuestring) : NULL;
+    c->stream = stream;
+    c->t0 = af_now_ns();
+    c->next = self->chats;
+    if (self->chats)
+        self->chats->prev = c;
+    self->chats = c;
+    self->nchats++;
+    if (s)
+        s->busy++;
+    c->call = af_anthropic_call(self->client, body, stream, &s_call_cb, c);
+    if (!c->call) {
+        af_metric_inc(self->m.requests, "internal");
+        s_send_error(gw, c->req, "internal", "could not start the upstream request", -1);
+        s_chat_end(c);
+    }
+}
+
+static void s_on_cancel(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg)
+{
+    af_chat_t *c = s_chat_find(self, gw, msg->req);
+    if (!c) {
+        af_debug("event=cancel_unknown req=%s", msg->req);
+        return; /* already over: CANCEL gets no reply */
+    }
+    af_info("event=chat_cancelled req=%s", msg->req);
+    s_chat_cancel(c, true);
+}
+
+static af_session_t *s_owned_session(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg)
+{
+    const char *id = af_msg_str(msg, "session_id");
+    const char *user = af_msg_str(msg, "user");
+    if (!id || !user) {
+        s_send_error(gw, msg->req, "invalid_request", "fields 'session_id' and 'user' are required",
+                     -1);
+        return NULL;
+    }
+    af_session_t *s = af_sessions_get(self->sessions, id);
+    if (!s || strcmp(s->user, user) != 0) {
+        s_send_error(gw, msg->req, "not_found", "no such session", -1);
+        return NULL;
+    }
+    return s;
+}
+
+static void s_on_session_get(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg)
+{
+    af_session_t *s = s_owned_session(self, gw, msg);
+    if (!s)
+        return;
+    cJSON *body = cJSON_CreateObject();
+    cJSON *o = cJSON_AddObjectToObject(body, "session");
+    cJSON_AddStringToObject(o, "session_id", s->id);
+    cJSON_AddStringToObject(o, "user", s->user);
+    cJSON_AddStringToObject(o, "model", s->model ? s->model : self->default_model);
+    if (s->system)
+        cJSON_AddStringToObject(o, "system", s->system);
+    else
+        cJSON_AddNullToObject(o, "system");
+    cJSON_AddNumberToObject(o, "created_ms", (double)s->created_ms);
+    cJSON *usage = cJSON_AddObjectToObject(o, "usage");
+    cJSON_AddNumberToObject(usage, "input_tokens", (double)s->input_tokens);
+    cJSON_AddNumberToObject(usage, "output_tokens", (double)s->output_tokens);
+    cJSON_AddItemToObject(o, "messages", af_session_messages(s, NULL));
+    s_send(gw, "OK", msg->req, body);
+}
+
+static void s_on_session_delete(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg)
+{
+    af_session_t *s = s_owned_session(self, gw, msg);
+    if (!s)
+        return;
+    /* A turn in flight on it has nowhere to go: cancel it first. */
+    for (af_chat_t *c = self->chats, *n; c; c = n) {
+        n = c->next;
+        if (c->session == s)
+            s_chat_cancel(c, true);
+    }
+    char *id = strdup(s->id);
+    af_sessions_delete(self->sessions, s->id);
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "session_id", id ? id : "");
+    free(id);
+    s_send(gw, "OK", msg->req, body);
+}
+
+/* One switch per peer: the gateway link. */
+static void s_on_gateway_msg(void *arg, af_gateway_t *gw, af_msg_t *msg)
+{
+    af_agent_t *self = arg;
+    const char *v = msg->verb;
+    if (!strcmp(v, "CHAT"))
+        s_on_chat(self, gw, msg);
+    else if (!strcmp(v, "CANCEL"))
+        s_on_cancel(self, gw, msg);
+    else if (!strcmp(v, "SESSION_GET"))
+        s_on_session_get(self, gw, msg);
+    else if (!strcmp(v, "SESSION_DELETE"))
+        s_on_session_delete(self, gw, msg);
+    else if (!strcmp(v, "HEARTBEAT") || !strcmp(v, "OK"))
+        ; /* sign of life */
+    else if (!strcmp(v, "ERROR"))
+        af_debug("event=gateway_error req=%s code=%s", msg->req, af_msg_str(msg, "code"));
+    else {
+        af_warn("event=gateway_unexpected_verb verb=%s req=%s", v, msg->req);
+        af_metric_inc(self->m.refused, "unknown_verb");
+        s_send_error(gw, msg->req, "unknown_verb", "verb not accepted on the agent's data link", -1);
+    }
+    af_msg_destroy(&msg);
+}
+
+static void s_on_gateway_gone(void *arg, af_gateway_t *gw)
+{
+    af_agent_t *self = arg;
+    for (af_chat_t *c = self->chats, *n; c; c = n) {
+        n = c->next;
+        if (c->gw == gw)
+            s_chat_cancel(c, false);
+    }
+}
+
+static void s_on_refused(void *arg, af_proto_err_t err)
+{
+    af_agent_t *self = arg;
+    af_metric_inc(self->m.refused, af_proto_err_name(err));
+}
+
+/* ---- manager link ---------------------------------------------------------- */
+
+static void s_ready_body(void *arg, cJSON *body)
+{
+    af_agent_t *self = arg;
+    cJSON_AddStringToObject(body, "agent_id", self->id);
+    cJSON_AddStringToObject(body, "owner", self->owner);
+    cJSON *spec = cJSON_AddObjectToObject(body, "spec");
+    cJSON_AddNumberToObject(spec, "cores", (double)self->cores);
+    cJSON_AddNumberToObject(spec, "memory_mb", (double)self->memory_mb);
+    cJSON_AddStringToObject(spec, "image", self->image);
+    cJSON_AddNumberToObject(body, "capacity", (double)af_sessions_capacity(self->sessions));
+    cJSON_AddItemToObject(body, "sessions", af_sessions_ids(self->sessions));
+    cJSON_AddStringToObject(body, "metrics", self->metrics_addr);
+    cJSON_AddStringToObject(body, "version", AF_VERSION);
+    if (self->join_token && *self->join_token)
+        cJSON_AddStringToObject(body, "token", self->join_token);
+}
+
+static void s_heartbeat_body(void *arg, cJSON *body)
+{
+    af_agent_t *self = arg;
+    cJSON_AddNumberToObject(body, "sessions", (double)af_sessions_count(self->sessions));
+    cJSON_AddBoolToObject(body, "draining", self->draining);
+}
+
+static void s_on_welcome(void *arg, const af_msg_t *msg)
+{
+    af_agent_t *self = arg;
+    const char *key = af_msg_str(msg, "api_key");
+    if (key && *key) {
+        af_anthropic_set_key(self->client, key); /* registers it as a secret */
+        af_info("event=api_key_from_manager");
+    }
+    self->heartbeat_ms = af_manager_heartbeat_ms(self->manager);
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(msg->body, "gateways");
+    if (cJSON_IsArray(g))
+        af_gateways_set(self->gateways, g);
+}
+
+static void s_on_gateways(void *arg, const cJSON *gateways)
+{
+    af_agent_t *self = arg;
+    af_gateways_set(self->gateways, gateways);
+}
+
+static void s_on_drain(void *arg) { af_agent_drain(arg, "drained"); }
+static void s_on_shutdown(void *arg) { af_agent_shutdown(arg, "shutdown"); }
+
+/* ---- lifecycle ------------------------------------------------------------- */
+
+static void s_maybe_finish(af_agent_t *self)
+{
+    if (!self->draining || self->finished || self->nchats > 0)
+        return;
+    af_info("event=drained reason=%s", self->drain_reason);
+    if (self->manager)
+        af_manager_bye(self->manager, self->drain_reason);
+    self->finished = true;
+    event_base_loopbreak(self->base);
+}
+
+void af_agent_drain(af_agent_t *self, const char *reason)
+{
+    if (self->draining) {
+        af_agent_shutdown(self, reason);
+        return;
+    }
+    af_info("event=draining reason=%s inflight=%zu", reason, self->nchats);
+    self->draining = true;
+    snprintf(self->drain_reason, sizeof self->drain_reason, "%s", reason);
+    af_gateways_heartbeat(self->gateways, af_sessions_count(self->sessions), true);
+    s_maybe_finish(self);
+}
+
+void af_agent_shutdown(af_agent_t *self, const char *reason)
+{
+    af_info("event=shutdown reason=%s inflight=%zu", reason, self->nchats);
+    self->draining = true;
+    snprintf(self->drain_reason, sizeof self->drain_reason, "%s", reason);
+    while (self->chats)
+        s_chat_cancel(self->chats, true); /* the last one finishes via s_maybe_finish */
+    s_maybe_finish(self);
+}
+
+static void s_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    af_agent_t *self = arg;
+    uint64_t now = af_now_ns();
+    if (now - self->last_expire_ns >= 1000000000ull) {
+        self->last_expire_ns = now;
+        size_t n = af_sessions_expire(self->sessions, now);
+        if (n)
+            af_info("event=sessions_expired count=%zu live=%zu", n,
+                    af_sessions_count(self->sessions));
+    }
+    if (now - self->last_gw_hb_ns >= (uint64_t)self->heartbeat_ms * 1000000ull) {
+        self->last_gw_hb_ns = now;
+        af_gateways_heartbeat(self->gateways, af_sessions_count(self->sessions), self->draining);
+    }
+}
+
+static double s_sessions_value(void *arg)
+{
+    return (double)af_sessions_count(((af_agent_t *)arg)->sessions);
+}
+
+static double s_inflight_value(void *arg) { return (double)((af_agent_t *)arg)->nchats; }
+
+static void s_on_attempt(void *ctx, double seconds, const char *error_type)
+{
+    af_agent_t *self = ctx;
+    af_metric_observe(self->m.upstream_duration, seconds);
+    if (error_type)
+        af_metric_inc(self->m.upstream_errors, error_type);
+}
+
+af_agent_t *af_agent_new(struct event_base *base, const af_agent_opts_t *o)
+{
+    af_agent_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->base = base;
+    self->id = strdup(o->id);
+    self->owner = strdup(o->owner && *o->owner ? o->owner : "pool");
+    self->image = strdup(o->image ? o->image : "");
+    self->default_model = strdup(o->default_model);
+    self->join_token = o->join_token ? strdup(o->join_token) : NULL;
+    self->cores = o->cores;
+    self->memory_mb = o->memory_mb;
+    self->default_max_tokens = o->default_max_tokens;
+    self->heartbeat_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : 1000;
+    self->codec = o->codec;
+    self->registry = af_metrics_new();
+    self->sessions = af_sessions_new((size_t)o->capacity, o->session_ttl_s, o->rate_limit);
+    if (!self->id || !self->owner || !self->image || !self->default_model || !self->registry ||
+        !self->sessions)
+        goto fail;
+    if (af_agent_metrics_init(&self->m, self->registry, s_sessions_value, s_inflight_value, self) < 0)
+        goto fail;
+    self->http = af_metrics_http_new(base, self->registry, o->metrics_listen);
+    if (!self->http)
+        goto fail;
+    {
+        char host[256];
+        int port;
+        if (af_config_hostport(o->metrics_listen, host, sizeof host, &port) < 0)
+            goto fail;
+        snprintf(self->metrics_addr, sizeof self->metrics_addr, "%s:%d", host,
+                 af_metrics_http_port(self->http));
+    }
+    af_anthropic_opts_t ao = {0};
+    ao.base_url = o->base_url;
+    ao.version = o->anthropic_version;
+    ao.connect_timeout_ms = o->upstream_timeout_ms;
+    ao.read_timeout_ms = o->upstream_timeout_ms;
+    af_retry_policy_default(&ao.retry);
+    ao.retry.max_retries = (int)o->max_retries;
+    if (o->retry_base_s > 0)
+        ao.retry.base_s = o->retry_base_s;
+    ao.on_attempt = s_on_attempt;
+    ao.ctx = self;
+    self->client = af_anthropic_new(base, &ao);
+    if (!self->client || af_anthropic_set_key(self->client, o->api_key) < 0)
+        goto fail;
+    af_gateways_cb_t gcb = {s_on_gateway_msg, s_on_refused, s_on_gateway_gone};
+    self->gateways = af_gateways_new(base, self->id, o->codec, o->max_body, &gcb, self);
+    if (!self->gateways)
+        goto fail;
+    if (o->gateway && *o->gateway && af_gateways_add_static(self->gateways, o->gateway) < 0)
+        goto fail;
+    if (o->manager && *o->manager) {
+        af_manager_cb_t mcb = {s_ready_body, s_heartbeat_body, s_on_welcome, s_on_gateways,
+                               s_on_drain,   s_on_shutdown,    s_on_refused};
+        self->manager = af_manager_new(base, o->manager, self->id, self->heartbeat_ms, o->codec,
+                                       o->max_body, &mcb, self);
+        if (!self->manager)
+            goto fail;
+    }
+    self->tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
+    struct timeval tv = {0, AF_AGENT_TICK_MS * 1000};
+    if (!self->tick || event_add(self->tick, &tv) < 0)
+        goto fail;
+    self->last_expire_ns = self->last_gw_hb_ns = af_now_ns();
+    af_info("event=agent_started id=%s owner=%s capacity=%zu metrics=%s manager=%s", self->id,
+            self->owner, af_sessions_capacity(self->sessions), self->metrics_addr,
+            o->manager && *o->manager ? o->manager : "-");
+    return self;
+fail:
+    af_error("event=agent_init_failed id=%s", o->id ? o->id : "-");
+    af_agent_destroy(&self);
+    return NULL;
+}
+
+void af_agent_destroy(af_agent_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    af_agent_t *self = *self_p;
+    while (self->chats) {
+        af_chat_t *c = self->chats;
+        self->draining = true;
+        self->finished = true; /* no BYE from here */
+        af_anthropic_cancel(&c->call);
+        s_chat_end(c);
+    }
+    if (self->tick)
+        event_free(self->tick);
+    af_manager_destroy(&self->manager);
+    af_gateways_destroy(&self->gateways);
+    af_anthropic_destroy(&self->client);
+    af_metrics_http_destroy(&self->http);
+    af_sessions_destroy(&self->sessions);
+    af_metrics_destroy(&self->registry);
+    free(self->id);
+    free(self->owner);
+    free(self->image);
+    free(self->default_model);
+    free(self->join_token);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *af_agent_id(const af_agent_t *self) { return self->id; }
+const char *af_agent_metrics_addr(const af_agent_t *self) { return self->metrics_addr; }
+bool af_agent_finished(const af_agent_t *self) { return self->finished; }

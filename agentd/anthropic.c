@@ -1,0 +1,510 @@
+/* Messages API client: libcurl multi on libevent. See anthropic.h.
+ *
+ * Sockets: curl tells us (CURLMOPT_SOCKETFUNCTION) which fds to watch; each gets
+ * one persistent libevent event stored with curl_multi_assign. Timers: one
+ * evtimer for CURLMOPT_TIMERFUNCTION. Finished transfers are collected with
+ * curl_multi_info_read after every socket_action, outside curl's callbacks, so
+ * user callbacks there may start new calls or cancel others. */
+#include "anthropic.h"
+
+#include "log.h"
+#include "sse.h"
+#include "util.h"
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define AF_ANTHROPIC_MAX_BODY (8u * 1024 * 1024)
+
+struct af_anthropic_t {
+    struct event_base *base;
+    CURLM *multi;
+    struct event *timer;
+    char *url;
+    char *version_hdr;
+    char *key_hdr;
+    long connect_timeout_ms, read_timeout_s;
+    af_retry_policy_t retry;
+    void (*on_attempt)(void *ctx, double seconds, const char *error_type);
+    void *ctx;
+    af_call_t *calls; /* live calls, doubly linked */
+    size_t ncalls;
+    unsigned long attempts;
+};
+
+struct af_call_t {
+    af_anthropic_t *client;
+    af_call_t *prev, *next;
+    CURL *easy;                   /* only during an attempt */
+    struct curl_slist *headers;
+    struct event *retry_timer;    /* only between attempts */
+    char *body;
+    bool stream;
+    int attempt;
+    long status;
+    double retry_after;
+    af_sse_t *sse;
+    char *buf;                    /* error body or whole response */
+    size_t len, cap;
+    af_message_t msg;
+    bool start_sent;              /* on_start/on_delta reached the caller: no retry */
+    bool bad_stream;              /* our parser refused the stream */
+    uint64_t t_attempt;
+    af_call_cb_t cb;
+    void *arg;
+};
+
+/* ---- call lifetime --------------------------------------------------------- */
+
+static void s_attempt_cleanup(af_call_t *c)
+{
+    if (c->easy) {
+        curl_multi_remove_handle(c->client->multi, c->easy);
+        curl_easy_cleanup(c->easy);
+        c->easy = NULL;
+    }
+    curl_slist_free_all(c->headers);
+    c->headers = NULL;
+    af_sse_destroy(&c->sse);
+    free(c->buf);
+    c->buf = NULL;
+    c->len = c->cap = 0;
+    af_message_clear(&c->msg);
+    c->status = 0;
+    c->retry_after = -1;
+    c->bad_stream = false;
+}
+
+static void s_call_free(af_call_t *c)
+{
+    af_anthropic_t *self = c->client;
+    s_attempt_cleanup(c);
+    if (c->retry_timer)
+        event_free(c->retry_timer);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        self->calls = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    self->ncalls--;
+    free(c->body);
+    free(c);
+}
+
+/* ---- curl callbacks -------------------------------------------------------- */
+
+static int s_on_sse(const char *event, const char *data, size_t len, void *arg)
+{
+    af_call_t *c = arg;
+    const char *delta;
+    size_t dlen;
+    af_message_ev_t ev = af_message_apply(&c->msg, event, data, len, &delta, &dlen);
+    if (ev == AF_MESSAGE_EV_BAD) {
+        af_warn("event=upstream_bad_event name=%s", event);
+        c->bad_stream = true;
+        return -1;
+    }
+    if (ev == AF_MESSAGE_EV_DELTA && dlen > 0) {
+        if (!c->start_sent) {
+            c->start_sent = true;
+            if (c->cb.on_start)
+                c->cb.on_start(c->arg, &c->msg);
+        }
+        if (c->cb.on_delta)
+            c->cb.on_delta(c->arg, delta, dlen);
+    }
+    if (ev == AF_MESSAGE_EV_ERROR)
+        return -1; /* the stream is over: stop reading */
+    return 0;
+}
+
+static size_t s_on_write(char *data, size_t size, size_t n, void *arg)
+{
+    af_call_t *c = arg;
+    size_t len = size * n;
+    if (c->status == 0)
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
+    if (c->stream && c->status >= 200 && c->status < 300) {
+        if (!c->sse && !(c->sse = af_sse_new(s_on_sse, c, 0)))
+            return 0;
+        if (af_sse_feed(c->sse, data, len) < 0)
+            return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+        return len;
+    }
+    if (c->len + len > AF_ANTHROPIC_MAX_BODY)
+        return 0;
+    if (c->len + len + 1 > c->cap) {
+        size_t cap = c->cap ? c->cap : 4096;
+        while (cap < c->len + len + 1)
+            cap *= 2;
+        char *p = realloc(c->buf, cap);
+        if (!p)
+            return 0;
+        c->buf = p;
+        c->cap = cap;
+    }
+    memcpy(c->buf + c->len, data, len);
+    c->len += len;
+    c->buf[c->len] = '\0';
+    return len;
+}
+
+static size_t s_on_header(char *data, size_t size, size_t n, void *arg)
+{
+    af_call_t *c = arg;
+    size_t len = size * n;
+    if (len > 5 && !strncmp(data, "HTTP/", 5)) {
+        c->retry_after = -1; /* a new response (after a 100 Continue, say) */
+        return len;
+    }
+    if (len > 12 && !strncasecmp(data, "retry-after:", 12)) {
+        char v[64];
+        size_t vl = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
+        memcpy(v, data + 12, vl);
+        v[vl] = '\0';
+        c->retry_after = af_retry_parse_after(v);
+    }
+    return len;
+}
+
+/* ---- attempts and completion ----------------------------------------------- */
+
+static int s_attempt(af_call_t *c);
+
+static void s_on_retry_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    af_call_t *c = arg;
+    if (s_attempt(c) < 0) {
+        af_call_cb_t cb = c->cb;
+        void *cbarg = c->arg;
+        s_call_free(c);
+        if (cb.on_error)
+            cb.on_error(cbarg, "api_error", "could not start the upstream request", 0, -1);
+    }
+}
+
+/* Ends a failed attempt: retries when the policy allows it and no text reached
+ * the caller yet, else reports the error and frees the call. */
+static void s_fail(af_call_t *c, af_retry_kind_t kind, const char *type, const char *message)
+{
+    af_anthropic_t *self = c->client;
+    double secs = (double)(af_now_ns() - c->t_attempt) / 1e9;
+    if (self->on_attempt)
+        self->on_attempt(self->ctx, secs, type);
+    int status = (int)c->status;
+    double retry_after = c->retry_after;
+    bool retryable = !c->start_sent && !c->bad_stream && af_retry_retryable(kind, status);
+    if (retryable && kind == AF_RETRY_HTTP && status >= 200 && status < 300) {
+        /* An error event inside a 200 stream: retry the transient kinds only. */
+        retryable = !strcmp(type, "overloaded_error") || !strcmp(type, "api_error");
+    }
+    double delay = retryable ? af_retry_delay(&self->retry, c->attempt, retry_after,
+                                              (double)(random() % 1000000) / 1e6)
+                             : -1;
+    if (delay >= 0) {
+        af_info("event=upstream_retry attempt=%d status=%d type=%s delay_ms=%.0f", c->attempt + 1,
+                status, type, delay * 1000);
+        s_attempt_cleanup(c);
+        c->attempt++;
+        if (!c->retry_timer)
+            c->retry_timer = evtimer_new(self->base, s_on_retry_timer, c);
+        struct timeval tv = {(time_t)delay, (suseconds_t)((delay - (double)(time_t)delay) * 1e6)};
+        if (c->retry_timer && evtimer_add(c->retry_timer, &tv) == 0)
+            return;
+    }
+    af_info("event=upstream_failed attempts=%d status=%d type=%s", c->attempt + 1, status, type);
+    char *msg = strdup(message ? message : type);
+    af_call_cb_t cb = c->cb;
+    void *cbarg = c->arg;
+    s_call_free(c);
+    if (cb.on_error)
+        cb.on_error(cbarg, type, msg ? msg : type, status, retry_after);
+    free(msg);
+}
+
+static void s_finish(af_call_t *c, CURLcode res)
+{
+    af_anthropic_t *self = c->client;
+    if (c->status == 0 && c->easy)
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
+    long status = c->status;
+    if (res != CURLE_OK && !(res == CURLE_WRITE_ERROR && c->msg.error_type[0])) {
+        if (c->bad_stream) {
+            s_fail(c, AF_RETRY_HTTP, "api_error", "malformed event stream from upstream");
+            return;
+        }
+        af_retry_kind_t kind = res == CURLE_OPERATION_TIMEDOUT ? AF_RETRY_TIMEOUT : AF_RETRY_CONNECT;
+        char m[160];
+        snprintf(m, sizeof m, "upstream %s: %s", status ? "transfer failed" : "unreachable",
+                 curl_easy_strerror(res));
+        s_fail(c, kind, af_retry_error_type(kind, 0), m);
+        return;
+    }
+    if (status >= 200 && status < 300) {
+        if (!c->stream && af_message_parse_response(&c->msg, c->buf ? c->buf : "", c->len) < 0 &&
+            !c->msg.error_type[0])
+            snprintf(c->msg.error_type, sizeof c->msg.error_type, "api_error");
+        if (c->msg.error_type[0]) {
+            s_fail(c, AF_RETRY_HTTP, c->msg.error_type,
+                   c->msg.error_message ? c->msg.error_message : "upstream error");
+            return;
+        }
+        if (!c->msg.stopped) {
+            s_fail(c, AF_RETRY_CONNECT, "api_error", "upstream stream ended before message_stop");
+            return;
+        }
+        if (self->on_attempt)
+            self->on_attempt(self->ctx, (double)(af_now_ns() - c->t_attempt) / 1e9, NULL);
+        if (c->stream && !c->start_sent && c->cb.on_start) {
+            c->start_sent = true;
+            c->cb.on_start(c->arg, &c->msg);
+        }
+        af_call_cb_t cb = c->cb;
+        void *cbarg = c->arg;
+        af_message_t msg = c->msg;
+        memset(&c->msg, 0, sizeof c->msg); /* moved out: survives the free */
+        s_call_free(c);
+        if (cb.on_done)
+            cb.on_done(cbarg, &msg);
+        af_message_clear(&msg);
+        return;
+    }
+    af_message_t err = {0};
+    const char *type = af_retry_error_type(AF_RETRY_HTTP, (int)status);
+    char m[96];
+    snprintf(m, sizeof m, "upstream returned HTTP %ld", status);
+    const char *message = m;
+    if (c->buf && af_message_parse_error(&err, c->buf, c->len) == 0) {
+        type = err.error_type;
+        if (err.error_message && *err.error_message)
+            message = err.error_message;
+    }
+    s_fail(c, AF_RETRY_HTTP, type, message);
+    af_message_clear(&err);
+}
+
+static void s_check_done(af_anthropic_t *self)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(self->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        af_call_t *c = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+        CURLcode res = m->data.result;
+        if (c)
+            s_finish(c, res); /* may free c or start a retry: m is stale after this */
+    }
+}
+
+/* ---- libevent glue --------------------------------------------------------- */
+
+static void s_on_event(evutil_socket_t fd, short what, void *arg)
+{
+    af_anthropic_t *self = arg;
+    int flags = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+    int running;
+    curl_multi_socket_action(self->multi, fd, flags, &running);
+    s_check_done(self);
+}
+
+static void s_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    af_anthropic_t *self = arg;
+    int running;
+    curl_multi_socket_action(self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    s_check_done(self);
+}
+
+static int s_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)e;
+    af_anthropic_t *self = userp;
+    struct event *ev = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (ev) {
+            event_free(ev);
+            curl_multi_assign(self->multi, fd, NULL);
+        }
+        return 0;
+    }
+    short kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
+                 ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+    if (ev) {
+        event_del(ev);
+        event_assign(ev, self->base, fd, kind, s_on_event, self);
+    } else {
+        ev = event_new(self->base, fd, kind, s_on_event, self);
+        if (!ev)
+            return -1;
+        curl_multi_assign(self->multi, fd, ev);
+    }
+    return event_add(ev, NULL);
+}
+
+static int s_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    af_anthropic_t *self = userp;
+    if (timeout_ms < 0) {
+        evtimer_del(self->timer);
+        return 0;
+    }
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    return evtimer_add(self->timer, &tv);
+}
+
+/* ---- public ---------------------------------------------------------------- */
+
+static int s_attempt(af_call_t *c)
+{
+    af_anthropic_t *self = c->client;
+    CURL *e = curl_easy_init();
+    if (!e)
+        return -1;
+    c->easy = e;
+    c->retry_after = -1;
+    struct curl_slist *h = NULL;
+    if (self->key_hdr)
+        h = curl_slist_append(h, self->key_hdr);
+    h = curl_slist_append(h, self->version_hdr);
+    h = curl_slist_append(h, "content-type: application/json");
+    h = curl_slist_append(h, c->stream ? "accept: text/event-stream" : "accept: application/json");
+    h = curl_slist_append(h, "Expect:");
+    c->headers = h;
+    curl_easy_setopt(e, CURLOPT_URL, self->url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(c->body));
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, s_on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, s_on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, self->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, self->read_timeout_s);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "agentfleet-agentd/" "0.1.0");
+    c->t_attempt = af_now_ns();
+    self->attempts++;
+    if (curl_multi_add_handle(self->multi, e) != CURLM_OK) {
+        s_attempt_cleanup(c);
+        return -1;
+    }
+    return 0;
+}
+
+af_anthropic_t *af_anthropic_new(struct event_base *base, const af_anthropic_opts_t *opts)
+{
+    af_anthropic_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->base = base;
+    const char *b = opts->base_url && *opts->base_url ? opts->base_url : "https://api.anthropic.com";
+    size_t bl = strlen(b);
+    while (bl > 0 && b[bl - 1] == '/')
+        bl--;
+    if (asprintf(&self->url, "%.*s/v1/messages", (int)bl, b) < 0 ||
+        asprintf(&self->version_hdr, "anthropic-version: %s",
+                 opts->version && *opts->version ? opts->version : "2023-06-01") < 0) {
+        self->url = self->version_hdr = NULL;
+        af_anthropic_destroy(&self);
+        return NULL;
+    }
+    self->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000;
+    long rt = opts->read_timeout_ms > 0 ? opts->read_timeout_ms : 600000;
+    self->read_timeout_s = (rt + 999) / 1000;
+    self->retry = opts->retry;
+    self->on_attempt = opts->on_attempt;
+    self->ctx = opts->ctx;
+    self->multi = curl_multi_init();
+    self->timer = evtimer_new(base, s_on_timer, self);
+    if (!self->multi || !self->timer) {
+        af_anthropic_destroy(&self);
+        return NULL;
+    }
+    curl_multi_setopt(self->multi, CURLMOPT_SOCKETFUNCTION, s_curl_socket);
+    curl_multi_setopt(self->multi, CURLMOPT_SOCKETDATA, self);
+    curl_multi_setopt(self->multi, CURLMOPT_TIMERFUNCTION, s_curl_timer);
+    curl_multi_setopt(self->multi, CURLMOPT_TIMERDATA, self);
+    return self;
+}
+
+void af_anthropic_destroy(af_anthropic_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    af_anthropic_t *self = *self_p;
+    while (self->calls)
+        s_call_free(self->calls);
+    if (self->multi)
+        curl_multi_cleanup(self->multi); /* frees the per-socket events via REMOVE */
+    if (self->timer)
+        event_free(self->timer);
+    free(self->url);
+    free(self->version_hdr);
+    free(self->key_hdr);
+    free(self);
+    *self_p = NULL;
+}
+
+int af_anthropic_set_key(af_anthropic_t *self, const char *key)
+{
+    free(self->key_hdr);
+    self->key_hdr = NULL;
+    if (!key || !*key)
+        return 0;
+    af_log_add_secret(key);
+    return asprintf(&self->key_hdr, "x-api-key: %s", key) < 0 ? (self->key_hdr = NULL, -1) : 0;
+}
+
+bool af_anthropic_has_key(const af_anthropic_t *self) { return self->key_hdr != NULL; }
+
+af_call_t *af_anthropic_call(af_anthropic_t *self, char *body, bool stream,
+                             const af_call_cb_t *cb, void *arg)
+{
+    af_call_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        free(body);
+        return NULL;
+    }
+    c->client = self;
+    c->body = body;
+    c->stream = stream;
+    c->cb = *cb;
+    c->arg = arg;
+    c->retry_after = -1;
+    c->next = self->calls;
+    if (self->calls)
+        self->calls->prev = c;
+    self->calls = c;
+    self->ncalls++;
+    if (s_attempt(c) < 0) {
+        s_call_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void af_anthropic_cancel(af_call_t **call_p)
+{
+    if (!call_p || !*call_p)
+        return;
+    s_call_free(*call_p);
+    *call_p = NULL;
+}
+
+size_t af_anthropic_inflight(const af_anthropic_t *self) { return self->ncalls; }
+unsigned long af_anthropic_attempts(const af_anthropic_t *self) { return self->attempts; }

@@ -1,0 +1,201 @@
+/* Manager link. See manager_link.h. */
+#include "manager_link.h"
+
+#include "log.h"
+#include "pending.h"
+#include "util.h"
+#include "zev.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    af_mlink_fn *cb;
+    void *arg;
+} s_wait_t;
+
+struct af_mlink_t {
+    zsock_t *sock;
+    af_zev_t *zev;
+    af_pending_t *pending;
+    struct event *hello_timer;
+    af_codec_t codec;
+    long heartbeat_ms;
+    char prefix[40];
+    char gateway_id[64];
+    char data_endpoint[256];
+    uint64_t last_heard_ns;
+};
+
+static void s_finish(af_mlink_t *self, uint64_t id, const af_msg_t *reply)
+{
+    s_wait_t *w = af_pending_take(self->pending, id);
+    if (!w)
+        return; /* forgotten or late */
+    af_mlink_fn *cb = w->cb;
+    void *arg = w->arg;
+    free(w);
+    if (cb)
+        cb(reply, arg);
+}
+
+static void s_on_timeout(uint64_t id, void *data, void *arg)
+{
+    (void)id;
+    (void)arg;
+    s_wait_t *w = data;
+    af_mlink_fn *cb = w->cb;
+    void *cbarg = w->arg;
+    free(w);
+    if (cb)
+        cb(NULL, cbarg);
+}
+
+static void s_on_msg(zsock_t *sock, void *arg)
+{
+    af_mlink_t *self = arg;
+    af_msg_t *msg = NULL;
+    af_proto_err_t perr;
+    int rc = af_proto_recv(sock, false, AF_PROTO_MAX_BODY_DEFAULT, true, self->codec, &msg, &perr);
+    if (rc != 0)
+        return;
+    self->last_heard_ns = af_now_ns();
+    if (!strcmp(msg->verb, "OK") || !strcmp(msg->verb, "ERROR")) {
+        uint64_t id = af_pending_parse(msg->req, self->prefix);
+        if (id)
+            s_finish(self, id, msg);
+        else if (!strcmp(msg->verb, "ERROR"))
+            af_warn("event=manager_error req=%s code=%s message=\"%s\"", msg->req,
+                    af_msg_str(msg, "code") ? af_msg_str(msg, "code") : "",
+                    af_msg_str(msg, "message") ? af_msg_str(msg, "message") : "");
+    } else if (strcmp(msg->verb, "HEARTBEAT") != 0) {
+        af_warn("event=manager_unexpected_verb verb=%s", msg->verb);
+    }
+    af_msg_destroy(&msg);
+}
+
+static void s_on_hello_reply(const af_msg_t *reply, void *arg)
+{
+    af_mlink_t *self = arg;
+    if (!reply) {
+        af_debug("event=hello_timeout");
+        return;
+    }
+    if (!strcmp(reply->verb, "ERROR"))
+        af_warn("event=hello_refused code=%s", af_msg_str(reply, "code") ? af_msg_str(reply, "code") : "");
+    (void)self;
+}
+
+static void s_send_hello(af_mlink_t *self)
+{
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "gateway_id", self->gateway_id);
+    cJSON_AddStringToObject(b, "endpoint", self->data_endpoint);
+    af_mlink_request(self, "GATEWAY_HELLO", b, self->heartbeat_ms * 3, s_on_hello_reply, self);
+}
+
+static void s_on_hello_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    s_send_hello(arg);
+}
+
+af_mlink_t *af_mlink_new(struct event_base *base, const char *endpoint, const char *gateway_id,
+                         const char *data_endpoint, af_codec_t codec, long heartbeat_ms)
+{
+    af_mlink_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->codec = codec;
+    self->heartbeat_ms = heartbeat_ms > 0 ? heartbeat_ms : 1000;
+    snprintf(self->gateway_id, sizeof self->gateway_id, "%s", gateway_id);
+    snprintf(self->data_endpoint, sizeof self->data_endpoint, "%s", data_endpoint);
+    snprintf(self->prefix, sizeof self->prefix, "%.32s-m", gateway_id);
+    self->sock = zsock_new(ZMQ_DEALER);
+    if (!self->sock)
+        goto fail;
+    zsock_set_identity(self->sock, gateway_id);
+    zsock_set_linger(self->sock, 0);
+    zsock_set_sndhwm(self->sock, 100000);
+    zsock_set_rcvhwm(self->sock, 100000);
+    if (zsock_attach(self->sock, endpoint, false) < 0) {
+        af_error("event=manager_connect_failed endpoint=%s", endpoint);
+        goto fail;
+    }
+    self->pending = af_pending_new(base, s_on_timeout, self);
+    self->zev = af_zev_new(base, self->sock, s_on_msg, self, 0);
+    self->hello_timer = event_new(base, -1, EV_PERSIST, s_on_hello_timer, self);
+    if (!self->pending || !self->zev || !self->hello_timer)
+        goto fail;
+    struct timeval tv = {self->heartbeat_ms / 1000, (self->heartbeat_ms % 1000) * 1000};
+    event_add(self->hello_timer, &tv);
+    s_send_hello(self);
+    af_info("event=manager_link endpoint=%s gateway_id=%s data_endpoint=%s", endpoint, gateway_id,
+            data_endpoint);
+    return self;
+fail:
+    af_mlink_destroy(&self);
+    return NULL;
+}
+
+void af_mlink_destroy(af_mlink_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    af_mlink_t *self = *self_p;
+    if (self->hello_timer)
+        event_free(self->hello_timer);
+    af_zev_destroy(&self->zev);
+    if (self->pending) {
+        /* Drop waiters without calling back: the HTTP side is shutting down too. */
+        af_pending_destroy(&self->pending);
+    }
+    zsock_destroy(&self->sock);
+    free(self);
+    *self_p = NULL;
+}
+
+uint64_t af_mlink_request(af_mlink_t *self, const char *verb, cJSON *body, long timeout_ms,
+                          af_mlink_fn *cb, void *arg)
+{
+    s_wait_t *w = calloc(1, sizeof *w);
+    if (!w) {
+        cJSON_Delete(body);
+        return 0;
+    }
+    w->cb = cb;
+    w->arg = arg;
+    uint64_t id = af_pending_add(self->pending, w, timeout_ms);
+    if (!id) {
+        free(w);
+        cJSON_Delete(body);
+        return 0;
+    }
+    char req[AF_PROTO_REQ_MAX];
+    snprintf(req, sizeof req, "%s%llu", self->prefix, (unsigned long long)id);
+    af_msg_t *msg = af_msg_new(verb, req, body);
+    if (!msg || af_proto_send(self->sock, &msg, self->codec) < 0) {
+        af_msg_destroy(&msg);
+        free(af_pending_take(self->pending, id));
+        af_warn("event=manager_send_failed verb=%s", verb);
+        return 0;
+    }
+    af_zev_kick(self->zev);
+    return id;
+}
+
+void af_mlink_forget(af_mlink_t *self, uint64_t handle)
+{
+    if (self && handle)
+        free(af_pending_take(self->pending, handle));
+}
+
+bool af_mlink_reachable(const af_mlink_t *self)
+{
+    return self->last_heard_ns &&
+           af_now_ns() - self->last_heard_ns < (uint64_t)self->heartbeat_ms * 3 * 1000000ull;
+}
+
+size_t af_mlink_pending(const af_mlink_t *self) { return af_pending_count(self->pending); }

@@ -1,0 +1,29 @@
+/* The autoscaler's link to the manager: one DEALER (routing id
+ * "autoscaler-<pid>") on the manager's control ROUTER, requests matched to
+ * replies by `req`, each with a timeout. Knows no verb; source_manager.c and
+ * actuator.c build and read the bodies. */
+#ifndef AF_AUTOSCALER_MLINK_H
+#define AF_AUTOSCALER_MLINK_H
+
+#include "proto.h"
+
+#include <event2/event.h>
+
+/* reply: the OK or ERROR message (borrowed for the call), or NULL when the
+ * request could not be sent or timed out (why says which). */
+typedef void(af_mlink_fn)(const af_msg_t *reply, const char *why, void *arg);
+
+typedef struct af_mlink_t af_mlink_t;
+
+/* Connects to endpoint. NULL (logged) when the socket cannot be set up. */
+af_mlink_t *af_mlink_new(struct event_base *base, const char *endpoint, af_codec_t codec,
+                         double timeout_s);
+/* Drops pending requests without calling their callbacks. */
+void af_mlink_destroy(af_mlink_t **self_p);
+
+/* Sends [AF1][verb][body] with a fresh req; takes body. fn is called exactly
+ * once, later (never from inside this call). Returns 0, or -1 when too many
+ * requests are pending (fn not called). */
+int af_mlink_request(af_mlink_t *self, const char *verb, cJSON *body, af_mlink_fn *fn, void *arg);
+
+#endif

@@ -1,0 +1,25 @@
+/* The control ROUTER: binds the manager's endpoint, decodes every frame set,
+ * validates each verb's shape, and dispatches in one switch (agents: READY,
+ * HEARTBEAT, BYE; gateway/autoscaler/fleetctl: GATEWAY_HELLO, SPAWN, DELETE,
+ * LIST, GET, STATS, SCALE, PLACE). Anything else is refused with an ERROR and
+ * counted. The actions live in fleet.c. */
+#ifndef AF_MANAGER_CONTROL_H
+#define AF_MANAGER_CONTROL_H
+
+#include "fleet.h"
+
+#include <event2/event.h>
+
+typedef struct af_control_t af_control_t;
+
+/* Binds listen (e.g. tcp://127.0.0.1:5550) and joins base. fleet not owned.
+ * Returns NULL (and logs) when the endpoint cannot be bound. */
+af_control_t *af_control_new(struct event_base *base, const char *listen, af_fleet_t *fleet,
+                             af_mgr_metrics_t *metrics, size_t max_body);
+void af_control_destroy(af_control_t **self_p);
+
+/* Handles one decoded message (not owned). Exposed so tests can drive the
+ * dispatch without a socket (replies then go nowhere). */
+void af_control_dispatch(af_control_t *self, const af_msg_t *msg);
+
+#endif

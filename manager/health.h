@@ -1,0 +1,24 @@
+/* Health rules: which agents are overdue. Heartbeat expiry is 3 x heartbeat_ms
+ * of silence for registered agents; a spawning agent that has not reported READY
+ * within the spawn timeout is overdue too. Pure: the caller acts (destroy, heal,
+ * fail the spawn). */
+#ifndef AF_MANAGER_HEALTH_H
+#define AF_MANAGER_HEALTH_H
+
+#include "registry.h"
+
+#include <stdint.h>
+
+#define AF_HEALTH_MISSES 3
+
+typedef enum { AF_HEALTH_OK = 0, AF_HEALTH_SILENT, AF_HEALTH_SPAWN_TIMEOUT } af_health_t;
+
+/* The verdict on one agent at now_ns. Dead agents are always OK (nothing to do). */
+af_health_t af_health_check(const af_agent_t *agent, uint64_t now_ns, int heartbeat_ms,
+                            int spawn_timeout_ms);
+
+/* Fills out[] (up to max) with the overdue agents, returns how many. */
+size_t af_health_overdue(af_registry_t *reg, uint64_t now_ns, int heartbeat_ms,
+                         int spawn_timeout_ms, af_agent_t **out, af_health_t *why, size_t max);
+
+#endif

@@ -1,0 +1,27 @@
+/* A small asynchronous HTTP client: libcurl's multi interface driven by the
+ * daemon's libevent loop (curl_multi_socket_action), so no call ever blocks.
+ * One callback per request with the status, body and a transport error. */
+#ifndef AF_MANAGER_HTTP_CLIENT_H
+#define AF_MANAGER_HTTP_CLIENT_H
+
+#include <event2/event.h>
+#include <stddef.h>
+
+typedef struct af_http_client_t af_http_client_t;
+
+/* status: HTTP status (0 when the transfer failed; err then says why, e.g.
+ * "timeout after 10000 ms"). body: NUL-terminated response body (may be empty),
+ * valid during the call. */
+typedef void(af_http_client_fn)(void *arg, long status, const char *body, const char *err);
+
+af_http_client_t *af_http_client_new(struct event_base *base);
+/* Pending requests end: their callbacks run with err "client shut down". */
+void af_http_client_destroy(af_http_client_t **self_p);
+
+/* Starts method url with an optional JSON body (copied). Returns 0; fn runs
+ * exactly once later from the loop. -1 when the request cannot start. */
+int af_http_client_request(af_http_client_t *self, const char *method, const char *url,
+                           const char *json_body, long timeout_ms, af_http_client_fn *fn,
+                           void *arg);
+
+#endif

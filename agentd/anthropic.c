@@ -27,7 +27,7 @@ struct af_anthropic_t {
     char *url;
     char *version_hdr;
     char *key_hdr;
-    long connect_timeout_ms, read_timeout_s;
+    long connect_timeout_ms, read_timeout_ms;
     af_retry_policy_t retry;
     void (*on_attempt)(void *ctx, double seconds, const char *error_type);
     void *ctx;
@@ -42,6 +42,8 @@ struct af_call_t {
     CURL *easy;                   /* only during an attempt */
     struct curl_slist *headers;
     struct event *retry_timer;    /* only between attempts */
+    struct event *idle_timer;     /* read timeout during an attempt */
+    uint64_t last_rx;             /* when the last byte arrived */
     char *body;
     bool stream;
     int attempt;
@@ -67,6 +69,8 @@ static void s_attempt_cleanup(af_call_t *c)
         curl_easy_cleanup(c->easy);
         c->easy = NULL;
     }
+    if (c->idle_timer)
+        evtimer_del(c->idle_timer);
     curl_slist_free_all(c->headers);
     c->headers = NULL;
     af_sse_destroy(&c->sse);
@@ -85,6 +89,8 @@ static void s_call_free(af_call_t *c)
     s_attempt_cleanup(c);
     if (c->retry_timer)
         event_free(c->retry_timer);
+    if (c->idle_timer)
+        event_free(c->idle_timer);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -127,6 +133,7 @@ static size_t s_on_write(char *data, size_t size, size_t n, void *arg)
 {
     af_call_t *c = arg;
     size_t len = size * n;
+    c->last_rx = af_now_ns();
     if (c->status == 0)
         curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
     if (c->stream && c->status >= 200 && c->status < 300) {
@@ -158,6 +165,7 @@ static size_t s_on_header(char *data, size_t size, size_t n, void *arg)
 {
     af_call_t *c = arg;
     size_t len = size * n;
+    c->last_rx = af_now_ns();
     if (len > 5 && !strncmp(data, "HTTP/", 5)) {
         c->retry_after = -1; /* a new response (after a 100 Continue, say) */
         return len;
@@ -220,12 +228,15 @@ static void s_fail(af_call_t *c, af_retry_kind_t kind, const char *type, const c
             return;
     }
     af_info("event=upstream_failed attempts=%d status=%d type=%s", c->attempt + 1, status, type);
-    char *msg = strdup(message ? message : type);
+    /* type and message may point into the call: copy them before freeing it. */
+    char t[48];
+    snprintf(t, sizeof t, "%s", type);
+    char *msg = strdup(message ? message : t);
     af_call_cb_t cb = c->cb;
     void *cbarg = c->arg;
     s_call_free(c);
     if (cb.on_error)
-        cb.on_error(cbarg, type, msg ? msg : type, status, retry_after);
+        cb.on_error(cbarg, t, msg ? msg : t, status, retry_after);
     free(msg);
 }
 
@@ -366,6 +377,34 @@ static int s_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 
 /* ---- public ---------------------------------------------------------------- */
 
+/* Read timeout: no byte for read_timeout_ms. The timer is not re-armed per
+ * chunk (that would cost an event_add per delta); it checks last_rx when it
+ * fires and sleeps again for the rest. */
+static void s_on_idle_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    af_call_t *c = arg;
+    af_anthropic_t *self = c->client;
+    if (!c->easy)
+        return;
+    uint64_t idle_ms = (af_now_ns() - c->last_rx) / 1000000u;
+    if (idle_ms < (uint64_t)self->read_timeout_ms) {
+        long left = self->read_timeout_ms - (long)idle_ms;
+        struct timeval tv = {left / 1000, (left % 1000) * 1000};
+        evtimer_add(c->idle_timer, &tv);
+        return;
+    }
+    if (c->status == 0)
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
+    curl_multi_remove_handle(self->multi, c->easy);
+    curl_easy_cleanup(c->easy);
+    c->easy = NULL;
+    char m[96];
+    snprintf(m, sizeof m, "no data from upstream for %ld ms", self->read_timeout_ms);
+    s_fail(c, AF_RETRY_TIMEOUT, "timeout", m);
+}
+
 static int s_attempt(af_call_t *c)
 {
     af_anthropic_t *self = c->client;
@@ -393,12 +432,17 @@ static int s_attempt(af_call_t *c)
     curl_easy_setopt(e, CURLOPT_PRIVATE, c);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, self->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, self->read_timeout_s);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "agentfleet-agentd/" "0.1.0");
-    c->t_attempt = af_now_ns();
+    c->t_attempt = c->last_rx = af_now_ns();
     self->attempts++;
+    if (!c->idle_timer)
+        c->idle_timer = evtimer_new(self->base, s_on_idle_timer, c);
+    struct timeval tv = {self->read_timeout_ms / 1000, (self->read_timeout_ms % 1000) * 1000};
+    if (!c->idle_timer || evtimer_add(c->idle_timer, &tv) < 0) {
+        s_attempt_cleanup(c);
+        return -1;
+    }
     if (curl_multi_add_handle(self->multi, e) != CURLM_OK) {
         s_attempt_cleanup(c);
         return -1;
@@ -424,8 +468,7 @@ af_anthropic_t *af_anthropic_new(struct event_base *base, const af_anthropic_opt
         return NULL;
     }
     self->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000;
-    long rt = opts->read_timeout_ms > 0 ? opts->read_timeout_ms : 600000;
-    self->read_timeout_s = (rt + 999) / 1000;
+    self->read_timeout_ms = opts->read_timeout_ms > 0 ? opts->read_timeout_ms : 600000;
     self->retry = opts->retry;
     self->on_attempt = opts->on_attempt;
     self->ctx = opts->ctx;

@@ -36,7 +36,7 @@ typedef struct {
     const char *base_url;       /* copied; "/v1/messages" is appended */
     const char *version;        /* anthropic-version header */
     long connect_timeout_ms;
-    long read_timeout_ms;       /* no byte for this long: timeout (1 s granularity) */
+    long read_timeout_ms;       /* no byte for this long: timeout */
     af_retry_policy_t retry;
     /* Called after every attempt: seconds it took, and the error type when it
      * failed (NULL on success). Optional. */

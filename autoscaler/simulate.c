@@ -155,7 +155,9 @@ int af_sim_run(const af_trace_t *trace, const af_sim_config_t *cfg, af_sim_kind_
 
     double spa = (double)pc->sessions_per_agent;
     double t0 = af_trace_start(trace), t1 = af_trace_end(trace);
-    long steps = (long)floor(t1 - t0) + 1;
+    long steps = (long)floor(t1 - t0); /* [t0, t1): an hour of trace is an hour */
+    if (steps < 1)
+        steps = 1;
     long every = (long)llround(cfg->interval_s);
     long plot_every = steps / S_PLOT_POINTS + 1;
     if (series && s_series_alloc(series, (size_t)(steps / plot_every + 2)) < 0) {

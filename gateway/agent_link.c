@@ -106,16 +106,23 @@ static void s_agent_remove(af_alink_t *self, s_agent_t *a, const char *why)
     free(a);
 }
 
+static void s_send_to(af_alink_t *self, const char *agent_id, af_msg_t *msg);
+
 static void s_on_timeout(uint64_t id, void *data, void *arg)
 {
-    (void)id;
     af_alink_t *self = arg;
     s_call_t *c = data;
+    if (c->agent) {
+        /* Nobody waits any more: let the agent stop paying for the call. */
+        char req[AF_PROTO_REQ_MAX];
+        snprintf(req, sizeof req, "%s%llu", self->prefix, (unsigned long long)id);
+        s_send_to(self, c->agent->id, af_msg_new("CANCEL", req, NULL));
+        af_zev_kick(self->zev);
+    }
     s_call_unlink(c);
     const af_alink_handlers_t *h = c->h;
     void *cbarg = c->arg;
     free(c);
-    (void)self;
     if (h && h->on_final)
         h->on_final(NULL, AF_ALINK_TIMEOUT, cbarg);
 }

@@ -26,6 +26,7 @@ struct af_mlink_t {
     char gateway_id[64];
     char data_endpoint[256];
     uint64_t last_heard_ns;
+    uint64_t started_ns;
 };
 
 static void s_finish(af_mlink_t *self, uint64_t id, const af_msg_t *reply)
@@ -109,6 +110,7 @@ af_mlink_t *af_mlink_new(struct event_base *base, const char *endpoint, const ch
     if (!self)
         return NULL;
     self->codec = codec;
+    self->started_ns = af_now_ns();
     self->heartbeat_ms = heartbeat_ms > 0 ? heartbeat_ms : 1000;
     snprintf(self->gateway_id, sizeof self->gateway_id, "%s", gateway_id);
     snprintf(self->data_endpoint, sizeof self->data_endpoint, "%s", data_endpoint);
@@ -196,6 +198,12 @@ bool af_mlink_reachable(const af_mlink_t *self)
 {
     return self->last_heard_ns &&
            af_now_ns() - self->last_heard_ns < (uint64_t)self->heartbeat_ms * 3 * 1000000ull;
+}
+
+bool af_mlink_usable(const af_mlink_t *self)
+{
+    uint64_t grace = (uint64_t)self->heartbeat_ms * 3 * 1000000ull;
+    return af_mlink_reachable(self) || af_now_ns() - self->started_ns < grace;
 }
 
 size_t af_mlink_pending(const af_mlink_t *self) { return af_pending_count(self->pending); }

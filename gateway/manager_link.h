@@ -31,6 +31,9 @@ void af_mlink_forget(af_mlink_t *self, uint64_t handle);
 
 /* True when the manager answered within the last 3 heartbeat intervals. */
 bool af_mlink_reachable(const af_mlink_t *self);
+/* False once the link has been up 3 heartbeat intervals without hearing the
+ * manager: callers then fail fast (503) instead of waiting for a timeout. */
+bool af_mlink_usable(const af_mlink_t *self);
 size_t af_mlink_pending(const af_mlink_t *self);
 
 #endif

@@ -1,0 +1,213 @@
+/* Chat and session endpoints: POST /v1/agents/{id}/chat, POST /v1/chat,
+ * GET/DELETE /v1/sessions/{id}. Non-streaming replies are one JSON object;
+ * streaming replies are SSE: `delta` events {text} then one `done` event with
+ * the same object a non-streaming call returns. The HTTP status stays open
+ * until the agent's first event, so failures before generation get a real
+ * status. Contract: see api.h. */
+#include "api.h"
+
+#include "chat_dispatch.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* ---- chat ------------------------------------------------------------- */
+
+static cJSON *s_result(af_gw_req_t *r, const af_msg_t *done)
+{
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "session_id", r->session_id);
+    cJSON_AddStringToObject(out, "agent_id", r->agent_id);
+    const char *content = af_msg_str(done, "content");
+    cJSON_AddStringToObject(out, "content", content ? content : "");
+    const char *model = af_msg_str(done, "model");
+    cJSON_AddStringToObject(out, "model", model ? model : r->meta.model);
+    const char *mid = af_msg_str(done, "message_id");
+    if (mid)
+        cJSON_AddStringToObject(out, "message_id", mid);
+    const char *stop = af_msg_str(done, "stop_reason");
+    if (stop)
+        cJSON_AddStringToObject(out, "stop_reason", stop);
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(done->body, "usage");
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(u, "input_tokens");
+    const cJSON *outt = cJSON_GetObjectItemCaseSensitive(u, "output_tokens");
+    double ni = cJSON_IsNumber(in) ? in->valuedouble : 0;
+    double no = cJSON_IsNumber(outt) ? outt->valuedouble : 0;
+    cJSON *usage = cJSON_AddObjectToObject(out, "usage");
+    cJSON_AddNumberToObject(usage, "input_tokens", ni);
+    cJSON_AddNumberToObject(usage, "output_tokens", no);
+    cJSON_AddNumberToObject(usage, "tokens", ni + no);
+    cJSON_AddStringToObject(out, "status", "completed");
+    return out;
+}
+
+static void s_chat_event(const af_msg_t *msg, void *arg)
+{
+    af_gw_req_t *r = arg;
+    if (!r->meta.stream)
+        return;
+    if (!r->streaming)
+        af_gw_stream_start(r);
+    if (!strcmp(msg->verb, "DELTA")) {
+        const char *text = af_msg_str(msg, "text");
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "text", text ? text : "");
+        af_gw_stream_event(r, "delta", d);
+        cJSON_Delete(d);
+    }
+}
+
+static void s_chat_final(const af_msg_t *msg, af_alink_end_t why, void *arg);
+static const af_alink_handlers_t s_chat_handlers = {s_chat_event, s_chat_final};
+
+static void s_chat_final(const af_msg_t *msg, af_alink_end_t why, void *arg)
+{
+    af_gw_req_t *r = arg;
+    if (why != AF_ALINK_REPLY || strcmp(msg->verb, "DONE") != 0) {
+        if (msg && strcmp(msg->verb, "ERROR") != 0 && why == AF_ALINK_REPLY) {
+            r->alink_handle = 0;
+            r->on_gone = NULL;
+            af_gw_reply_error(r, 502, "api_error", "agent answered CHAT with %s", msg->verb);
+            return;
+        }
+        af_chat_handle_failure(r, msg, why, &s_chat_handlers);
+        return;
+    }
+    r->alink_handle = 0;
+    r->on_gone = NULL;
+    cJSON *out = s_result(r, msg);
+    if (r->meta.stream) {
+        if (!r->streaming)
+            af_gw_stream_start(r);
+        af_gw_stream_event(r, "done", out);
+        cJSON_Delete(out);
+        af_gw_stream_end(r);
+        return;
+    }
+    af_gw_reply_json(r, 200, out);
+    cJSON_Delete(out);
+}
+
+static void s_chat(af_gw_req_t *r, const char *agent_id)
+{
+    char err[256];
+    r->chat = af_validate_chat(r->body, r->gw->default_model, &r->meta, err, sizeof err);
+    if (!r->chat) {
+        af_gw_reply_error(r, 400, "invalid_request_error", "%s", err);
+        return;
+    }
+    if (agent_id)
+        snprintf(r->agent_id, sizeof r->agent_id, "%.63s", agent_id);
+    if (r->meta.session_id[0])
+        snprintf(r->session_id, sizeof r->session_id, "%.63s", r->meta.session_id);
+    else if (af_id_new(r->session_id, sizeof r->session_id, "se_") < 0) {
+        af_gw_reply_error(r, 500, "api_error", "cannot make a session id");
+        return;
+    }
+    af_chat_dispatch(r, &s_chat_handlers);
+}
+
+void af_api_chat_agent(af_gw_req_t *r)
+{
+    if (!af_validate_id(r->match.params[0])) {
+        af_gw_reply_error(r, 404, "not_found_error", "no such agent");
+        return;
+    }
+    s_chat(r, r->match.params[0]);
+}
+
+void af_api_chat_pool(af_gw_req_t *r) { s_chat(r, NULL); }
+
+/* ---- sessions --------------------------------------------------------- */
+
+static void s_session_gone(af_gw_req_t *r)
+{
+    af_alink_cancel(r->gw->agents, r->alink_handle, false);
+    r->alink_handle = 0;
+}
+
+static void s_session_final(const af_msg_t *msg, af_alink_end_t why, void *arg)
+{
+    af_gw_req_t *r = arg;
+    r->alink_handle = 0;
+    r->on_gone = NULL;
+    if (why == AF_ALINK_AGENT_GONE) {
+        af_route_store_del(r->gw->routes, r->session_id);
+        af_gw_reply_error(r, 502, "api_error", "agent %s went away during the request",
+                          r->agent_id);
+        return;
+    }
+    if (why == AF_ALINK_TIMEOUT) {
+        af_gw_reply_error(r, 504, "timeout_error", "agent %s did not answer in time", r->agent_id);
+        return;
+    }
+    if (!strcmp(msg->verb, "ERROR")) {
+        const char *code = af_msg_str(msg, "code");
+        if (code && !strcmp(code, "not_found"))
+            af_route_store_del(r->gw->routes, r->session_id);
+        af_gw_reply_af1_error(r, msg);
+        return;
+    }
+    if (r->kind == 'D') {
+        af_route_store_del(r->gw->routes, r->session_id);
+        cJSON *out = cJSON_CreateObject();
+        cJSON_AddStringToObject(out, "session_id", r->session_id);
+        cJSON_AddStringToObject(out, "status", "deleted");
+        af_gw_reply_json(r, 200, out);
+        cJSON_Delete(out);
+        return;
+    }
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(msg->body, "session");
+    if (!cJSON_IsObject(s)) {
+        af_gw_reply_error(r, 502, "api_error", "agent's SESSION_GET reply has no session");
+        return;
+    }
+    cJSON *out = cJSON_Duplicate(s, 1);
+    if (!cJSON_GetObjectItemCaseSensitive(out, "agent_id"))
+        cJSON_AddStringToObject(out, "agent_id", r->agent_id);
+    af_gw_reply_json(r, 200, out);
+    cJSON_Delete(out);
+}
+
+static const af_alink_handlers_t s_session_handlers = {NULL, s_session_final};
+
+static void s_on_session_route(bool found, const char *agent_id, const char *user, void *arg)
+{
+    af_gw_req_t *r = arg;
+    if (!found || !af_rbac_owns(&r->who, user)) {
+        af_gw_reply_error(r, 404, "not_found_error", "session %s not found", r->session_id);
+        return;
+    }
+    snprintf(r->agent_id, sizeof r->agent_id, "%.63s", agent_id);
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "session_id", r->session_id);
+    cJSON_AddStringToObject(body, "user", user);
+    r->alink_handle = af_alink_send(r->gw->agents, agent_id,
+                                    r->kind == 'D' ? "SESSION_DELETE" : "SESSION_GET", body,
+                                    r->gw->request_timeout_ms, &s_session_handlers, r);
+    if (!r->alink_handle) {
+        /* Its agent is gone, and the history with it. */
+        af_route_store_del(r->gw->routes, r->session_id);
+        af_gw_reply_error(r, 404, "not_found_error", "session %s not found (its agent is gone)",
+                          r->session_id);
+        return;
+    }
+    r->on_gone = s_session_gone;
+}
+
+static void s_session(af_gw_req_t *r, int kind)
+{
+    const char *sid = r->match.params[0];
+    if (!af_validate_id(sid)) {
+        af_gw_reply_error(r, 404, "not_found_error", "no such session");
+        return;
+    }
+    snprintf(r->session_id, sizeof r->session_id, "%.63s", sid);
+    r->kind = kind;
+    af_route_store_get(r->gw->routes, r->session_id, s_on_session_route, r);
+}
+
+void af_api_session_get(af_gw_req_t *r) { s_session(r, 'G'); }
+void af_api_session_delete(af_gw_req_t *r) { s_session(r, 'D'); }

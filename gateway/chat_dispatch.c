@@ -1,0 +1,136 @@
+/* Chat placement and sending. See chat_dispatch.h. */
+#include "chat_dispatch.h"
+
+#include "api.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_ATTEMPTS 3
+
+static void s_place(af_gw_req_t *r);
+
+/* r's handlers for the current dispatch (static tables, so a pointer is fine). */
+static const af_alink_handlers_t *s_handlers(af_gw_req_t *r)
+{
+    return (const af_alink_handlers_t *)r->handlers;
+}
+
+static void s_on_gone(af_gw_req_t *r)
+{
+    af_alink_cancel(r->gw->agents, r->alink_handle, true);
+    r->alink_handle = 0;
+}
+
+static void s_send(af_gw_req_t *r)
+{
+    cJSON *body = cJSON_Duplicate(r->chat, 1);
+    cJSON_AddStringToObject(body, "session_id", r->session_id);
+    cJSON_AddStringToObject(body, "user", r->owner[0] ? r->owner : r->who.user);
+    r->alink_handle = af_alink_send(r->gw->agents, r->agent_id, "CHAT", body,
+                                    r->gw->request_timeout_ms, s_handlers(r), r);
+    if (r->alink_handle) {
+        r->on_gone = s_on_gone;
+        return;
+    }
+    /* The agent is not (or no longer) connected to this gateway. */
+    af_info("event=agent_not_connected agent_id=%s session_id=%s attempt=%d", r->agent_id,
+            r->session_id, r->attempts);
+    if (r->session_id[0])
+        af_route_store_del(r->gw->routes, r->session_id);
+    if (r->attempts < MAX_ATTEMPTS && !r->path_agent) {
+        s_place(r);
+        return;
+    }
+    af_gw_reply_retry(r, 503, "overloaded_error", 1,
+                      "agent %s is not connected to this gateway yet", r->agent_id);
+}
+
+static void s_place_ok(af_gw_req_t *r, const af_msg_t *ok)
+{
+    const char *aid = af_msg_str(ok, "agent_id");
+    if (!aid || !af_validate_id(aid)) {
+        af_gw_reply_error(r, 502, "api_error", "the manager's PLACE reply has no agent_id");
+        return;
+    }
+    snprintf(r->agent_id, sizeof r->agent_id, "%.63s", aid);
+    if (!r->owner[0])
+        snprintf(r->owner, sizeof r->owner, "%.63s", r->who.user);
+    if (r->session_id[0])
+        af_route_store_put(r->gw->routes, r->session_id, r->agent_id, r->owner);
+    r->placed = true;
+    s_send(r);
+}
+
+static void s_place(af_gw_req_t *r)
+{
+    r->attempts++;
+    cJSON *body = cJSON_CreateObject();
+    if (r->path_agent)
+        cJSON_AddStringToObject(body, "agent_id", r->agent_id);
+    if (r->session_id[0])
+        cJSON_AddStringToObject(body, "session_id", r->session_id);
+    r->on_manager_ok = s_place_ok;
+    af_manager_call(r, "PLACE", body, 0);
+}
+
+static void s_on_route(bool found, const char *agent_id, const char *user, void *arg)
+{
+    af_gw_req_t *r = arg;
+    if (!found) {
+        s_place(r);
+        return;
+    }
+    /* Another user's session answers exactly like a missing one. */
+    if (!af_rbac_owns(&r->who, user) || (r->path_agent && strcmp(agent_id, r->agent_id) != 0)) {
+        af_gw_reply_error(r, 404, "not_found_error", "session %s not found", r->session_id);
+        return;
+    }
+    snprintf(r->agent_id, sizeof r->agent_id, "%.63s", agent_id);
+    snprintf(r->owner, sizeof r->owner, "%.63s", user);
+    r->attempts++;
+    s_send(r);
+}
+
+void af_chat_dispatch(af_gw_req_t *r, const af_alink_handlers_t *h)
+{
+    r->handlers = h;
+    r->path_agent = r->agent_id[0] != 0;
+    if (r->session_id[0])
+        af_route_store_get(r->gw->routes, r->session_id, s_on_route, r);
+    else
+        s_place(r);
+}
+
+int af_chat_handle_failure(af_gw_req_t *r, const af_msg_t *msg, af_alink_end_t why,
+                           const af_alink_handlers_t *h)
+{
+    r->alink_handle = 0;
+    r->on_gone = NULL;
+    r->handlers = h;
+    if (why == AF_ALINK_AGENT_GONE) {
+        if (r->session_id[0])
+            af_route_store_del(r->gw->routes, r->session_id);
+        af_metric_inc(r->gw->m_upstream_errors, "agent_gone");
+        af_gw_reply_error(r, 502, "api_error", "agent %s went away during the request",
+                          r->agent_id);
+        return 0;
+    }
+    if (why == AF_ALINK_TIMEOUT) {
+        af_metric_inc(r->gw->m_upstream_errors, "timeout");
+        af_gw_reply_error(r, 504, "timeout_error", "agent %s did not answer in time",
+                          r->agent_id);
+        return 0;
+    }
+    const char *code = af_msg_str(msg, "code");
+    if (code && !strcmp(code, "draining") && !r->streaming && !r->path_agent &&
+        r->attempts < MAX_ATTEMPTS) {
+        if (r->session_id[0])
+            af_route_store_del(r->gw->routes, r->session_id);
+        s_place(r);
+        return 1;
+    }
+    af_gw_reply_af1_error(r, msg);
+    return 0;
+}

@@ -1,0 +1,46 @@
+/* The gateway's shared context: its settings and the modules main.c wires
+ * together. Handler modules (api_*.c) and server.c read it; main.c owns every
+ * pointer in it and frees them in reverse order. A plain struct on purpose:
+ * it is the wiring, not an object with behaviour. */
+#ifndef AF_GW_GATEWAY_H
+#define AF_GW_GATEWAY_H
+
+#include "agent_link.h"
+#include "audit.h"
+#include "auth_jwt.h"
+#include "auth_keys.h"
+#include "manager_link.h"
+#include "metrics.h"
+#include "ratelimit.h"
+#include "route_store.h"
+
+#include <event2/event.h>
+#include <stddef.h>
+
+typedef struct {
+    /* settings */
+    const char *gateway_id;
+    const char *default_model;
+    size_t max_body;
+    long request_timeout_ms;  /* manager requests and agent idle time */
+    long spawn_timeout_ms;    /* SPAWN waits for the agents to be ready */
+    long manager_timeout_ms;  /* other manager requests */
+    /* modules (not owned here) */
+    struct event_base *base;
+    af_mlink_t *manager;
+    af_alink_t *agents;
+    af_route_store_t *routes;
+    af_jwt_verifier_t *jwt;   /* NULL: JWT auth off */
+    af_keys_t *keys;          /* NULL: API keys off */
+    af_ratelimit_t *ip_limit;
+    af_ratelimit_t *user_limit;
+    af_audit_t *audit;
+    af_metrics_t *metrics;
+    /* metric families */
+    af_metric_t *m_requests, *m_duration, *m_inflight, *m_rate_limited, *m_auth_failures;
+    af_metric_t *m_upstream_errors;
+    /* counters */
+    unsigned long long seq;
+} af_gw_t;
+
+#endif

@@ -1,0 +1,275 @@
+/* Request lifecycle and replies. See request.h.
+ * Contract with evhttp: every request ends in exactly one evhttp_send_reply*
+ * (or reply_end), or, when the client left, in evhttp_request_free of the
+ * detached request. The close callback is cleared before any final send,
+ * because a reply on a "Connection: close" request frees the connection
+ * (and runs the callback) inside the send. */
+#include "request.h"
+
+#include "http.h"
+#include "log.h"
+#include "sse.h"
+#include "util.h"
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void s_on_close(struct evhttp_connection *evcon, void *arg);
+
+af_gw_req_t *af_gw_req_new(af_gw_t *gw, struct evhttp_request *ev)
+{
+    af_gw_req_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->gw = gw;
+    r->ev = ev;
+    r->start_ns = af_now_ns();
+    r->route = "unmatched";
+    snprintf(r->id, sizeof r->id, "req_%.32s_%llu", gw->gateway_id, ++gw->seq);
+    struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
+    if (evcon) {
+        char *addr = NULL;
+        ev_uint16_t port = 0;
+        evhttp_connection_get_peer(evcon, &addr, &port);
+        snprintf(r->ip, sizeof r->ip, "%s", addr ? addr : "?");
+        evhttp_connection_set_closecb(evcon, s_on_close, r);
+    } else {
+        snprintf(r->ip, sizeof r->ip, "?");
+    }
+    af_metric_add(gw->m_inflight, 1);
+    return r;
+}
+
+static void s_record(af_gw_req_t *r, int status)
+{
+    char code[8];
+    snprintf(code, sizeof code, "%d", status);
+    af_metric_inc(r->gw->m_requests, r->route, code);
+    af_metric_observe(r->gw->m_duration, (double)(af_now_ns() - r->start_ns) / 1e9, r->route);
+    af_metric_add(r->gw->m_inflight, -1);
+}
+
+static void s_free(af_gw_req_t *r)
+{
+    cJSON_Delete(r->body);
+    cJSON_Delete(r->chat);
+    free(r);
+}
+
+/* Detaches from the connection so a close during the send cannot reach us. */
+static void s_detach(af_gw_req_t *r)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    if (evcon)
+        evhttp_connection_set_closecb(evcon, NULL, NULL);
+}
+
+static void s_on_close(struct evhttp_connection *evcon, void *arg)
+{
+    af_gw_req_t *r = arg;
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    af_debug("event=client_gone request_id=%s route=%s", r->id, r->route);
+    if (r->on_gone)
+        r->on_gone(r);
+    s_record(r, 499);
+    /* A request evhttp detached from the dying connection is ours to free; one
+     * still attached (server shutdown) is freed by evhttp right after us. */
+    if (evhttp_request_get_connection(r->ev) == NULL)
+        evhttp_request_free(r->ev);
+    s_free(r);
+}
+
+static void s_headers(af_gw_req_t *r)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+    evhttp_add_header(h, "request-id", r->id);
+}
+
+void af_gw_reply_json(af_gw_req_t *r, int status, const cJSON *body)
+{
+    s_detach(r);
+    s_headers(r);
+    s_record(r, status);
+    af_http_reply_json(r->ev, status, body);
+    s_free(r);
+}
+
+void af_gw_reply_text(af_gw_req_t *r, int status, const char *content_type, const char *text)
+{
+    s_detach(r);
+    s_headers(r);
+    s_record(r, status);
+    struct evbuffer *out = evbuffer_new();
+    if (out)
+        evbuffer_add(out, text, strlen(text));
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Type", content_type);
+    evhttp_send_reply(r->ev, status, af_http_reason(status), out);
+    if (out)
+        evbuffer_free(out);
+    s_free(r);
+}
+
+const char *af_gw_error_type(int status)
+{
+    switch (status) {
+    case 400: return "invalid_request_error";
+    case 401: return "authentication_error";
+    case 403: return "permission_error";
+    case 404: return "not_found_error";
+    case 405: return "invalid_request_error";
+    case 413: return "request_too_large";
+    case 429: return "rate_limit_error";
+    case 503: return "overloaded_error";
+    case 504: return "timeout_error";
+    case 529: return "overloaded_error";
+    default: return "api_error";
+    }
+}
+
+static void s_error(af_gw_req_t *r, int status, const char *type, const char *msg)
+{
+    if (r->streaming) {
+        /* Headers are gone: the error becomes the stream's last event. */
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "type", "error");
+        cJSON *inner = cJSON_AddObjectToObject(e, "error");
+        cJSON_AddStringToObject(inner, "type", type ? type : af_gw_error_type(status));
+        cJSON_AddStringToObject(inner, "message", msg);
+        af_gw_stream_event(r, "error", e);
+        cJSON_Delete(e);
+        r->status = status;
+        af_gw_stream_end(r);
+        return;
+    }
+    s_detach(r);
+    s_headers(r);
+    s_record(r, status);
+    af_http_reply_error(r->ev, status, type ? type : af_gw_error_type(status), "%s", msg);
+    s_free(r);
+}
+
+void af_gw_reply_error(af_gw_req_t *r, int status, const char *type, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    s_error(r, status, type, msg);
+}
+
+void af_gw_reply_retry(af_gw_req_t *r, int status, const char *type, double retry_after_s,
+                       const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!r->streaming) {
+        char ra[32];
+        long secs = (long)ceil(retry_after_s > 0 ? retry_after_s : 1);
+        if (secs < 1)
+            secs = 1;
+        snprintf(ra, sizeof ra, "%ld", secs);
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", ra);
+    }
+    s_error(r, status, type, msg);
+}
+
+void af_gw_stream_start(af_gw_req_t *r)
+{
+    s_headers(r);
+    r->streaming = true;
+    r->status = 200;
+    af_sse_start(r->ev);
+}
+
+void af_gw_stream_event(af_gw_req_t *r, const char *event, const cJSON *data)
+{
+    af_sse_send_json(r->ev, event, data);
+}
+
+void af_gw_stream_end(af_gw_req_t *r)
+{
+    s_detach(r);
+    s_record(r, r->status ? r->status : 200);
+    af_sse_end(r->ev);
+    s_free(r);
+}
+
+int af_gw_af1_status(const char *code, const char **type)
+{
+    static const struct {
+        const char *code;
+        int status;
+        const char *type;
+    } map[] = {
+        {"invalid_request", 400, "invalid_request_error"},
+        {"not_found", 404, "not_found_error"},
+        {"forbidden", 403, "permission_error"},
+        {"quota_exceeded", 403, "permission_error"},
+        {"capacity", 503, "overloaded_error"},
+        {"draining", 503, "overloaded_error"},
+        {"rate_limited", 429, "rate_limit_error"},
+        {"timeout", 504, "timeout_error"},
+        {"cancelled", 499, "api_error"},
+        {"spawn_failed", 502, "api_error"},
+        {"invalid_request_error", 400, "invalid_request_error"},
+        {"authentication_error", 502, "api_error"},
+        {"permission_error", 502, "api_error"},
+        {"not_found_error", 404, "not_found_error"},
+        {"request_too_large", 413, "request_too_large"},
+        {"rate_limit_error", 429, "rate_limit_error"},
+        {"overloaded_error", 529, "overloaded_error"},
+        {"api_error", 502, "api_error"},
+        {"timeout_error", 504, "timeout_error"},
+    };
+    for (size_t i = 0; code && i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(code, map[i].code)) {
+            if (type)
+                *type = map[i].type;
+            return map[i].status;
+        }
+    if (type)
+        *type = "api_error";
+    return 502;
+}
+
+void af_gw_reply_af1_error(af_gw_req_t *r, const af_msg_t *err)
+{
+    const char *code = af_msg_str(err, "code");
+    const char *message = af_msg_str(err, "message");
+    const char *type = NULL;
+    int status = af_gw_af1_status(code, &type);
+    if (code && (!strcmp(code, "authentication_error") || !strcmp(code, "permission_error"))) {
+        /* The upstream refused the operator's credentials: not the caller's
+         * fault, so they get a 502 and the operator gets the log line. */
+        af_error("event=upstream_credentials_refused code=%s request_id=%s message=\"%s\"", code,
+                 r->id, message ? message : "");
+        af_metric_inc(r->gw->m_upstream_errors, code);
+        af_gw_reply_error(r, 502, "api_error", "upstream refused the gateway's credentials");
+        return;
+    }
+    if (status >= 500 || status == 429)
+        af_metric_inc(r->gw->m_upstream_errors, code ? code : "unknown");
+    if (status == 429 || status == 503) {
+        double ra = af_msg_num(err, "retry_after", 1.0);
+        af_gw_reply_retry(r, status, type, ra, "%s", message ? message : (code ? code : "error"));
+        return;
+    }
+    af_gw_reply_error(r, status, type, "%s", message ? message : (code ? code : "error"));
+}
+
+void af_gw_audit(af_gw_req_t *r, const char *event, int status, const char *result,
+                 const char *detail)
+{
+    af_audit_write(r->gw->audit, event, r->who.user[0] ? r->who.user : NULL,
+                   r->authed ? af_role_name(r->who.role) : NULL, r->ip, r->id, status, result,
+                   detail);
+}

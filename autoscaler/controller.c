@@ -231,7 +231,7 @@ af_controller_t *af_controller_new(struct event_base *base, const af_controller_
     event_add(self->tick, &tv);
     event_active(self->tick, 0, 0);
     af_info("autoscaler started source=%s manager=%s metrics_port=%d interval_s=%.2f mode=%s%s%s "
-            "min=%ld max=%ld up=%.2f down=%.2f cooldown_up_s=%.0f cooldown_down_s=%.0f",
+            "min=%ld max=%ld up=%.2f down=%.2f cooldown_up_s=%.1f cooldown_down_s=%.1f",
             cfg->source == AF_SOURCE_PROMETHEUS ? "prometheus" : "manager", cfg->manager,
             af_metrics_http_port(self->metrics_http), cfg->interval_s,
             cfg->policy.aggressive ? "aggressive" : "stepped",

@@ -195,6 +195,7 @@ static void s_on_session_route(bool found, const char *agent_id, const char *use
         return;
     }
     r->on_gone = s_session_gone;
+    af_gw_req_watch_close(r);
 }
 
 static void s_session(af_gw_req_t *r, int kind)

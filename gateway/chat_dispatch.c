@@ -32,6 +32,7 @@ static void s_send(af_gw_req_t *r)
                                     r->gw->request_timeout_ms, s_handlers(r), r);
     if (r->alink_handle) {
         r->on_gone = s_on_gone;
+        af_gw_req_watch_close(r);
         return;
     }
     /* The agent is not (or no longer) connected to this gateway. */

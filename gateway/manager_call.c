@@ -56,4 +56,5 @@ void af_manager_call(af_gw_req_t *r, const char *verb, cJSON *body, long timeout
         return;
     }
     r->on_gone = s_on_gone;
+    af_gw_req_watch_close(r);
 }

@@ -11,7 +11,10 @@
 #include "sse.h"
 #include "util.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <sys/socket.h>
 #include <event2/keyvalq_struct.h>
 #include <math.h>
 #include <stdarg.h>
@@ -56,6 +59,8 @@ static void s_record(af_gw_req_t *r, int status)
 
 static void s_free(af_gw_req_t *r)
 {
+    if (r->watch)
+        event_free(r->watch);
     cJSON_Delete(r->body);
     cJSON_Delete(r->chat);
     free(r);
@@ -64,6 +69,10 @@ static void s_free(af_gw_req_t *r)
 /* Detaches from the connection so a close during the send cannot reach us. */
 static void s_detach(af_gw_req_t *r)
 {
+    if (r->watch) {
+        event_free(r->watch);
+        r->watch = NULL;
+    }
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
     if (evcon)
         evhttp_connection_set_closecb(evcon, NULL, NULL);
@@ -82,6 +91,39 @@ static void s_on_close(struct evhttp_connection *evcon, void *arg)
     if (evhttp_request_get_connection(r->ev) == NULL)
         evhttp_request_free(r->ev);
     s_free(r);
+}
+
+/* The socket became readable while we wait: EOF or an error means the client
+ * left, so the connection is freed (which runs s_on_close). Bytes of a
+ * pipelined request are left for evhttp, and we stop watching. */
+static void s_on_watch(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    af_gw_req_t *r = arg;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) {
+        event_free(r->watch);
+        r->watch = NULL;
+        return;
+    }
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    if (evcon)
+        evhttp_connection_free(evcon);
+}
+
+void af_gw_req_watch_close(af_gw_req_t *r)
+{
+    if (r->watch)
+        return;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd < 0)
+        return;
+    r->watch = event_new(r->gw->base, fd, EV_READ, s_on_watch, r);
+    if (r->watch)
+        event_add(r->watch, NULL);
 }
 
 static void s_headers(af_gw_req_t *r)

@@ -34,6 +34,7 @@ struct af_gw_req_t {
     bool streaming;              /* SSE reply started */
     int status;                  /* status sent (for metrics) */
     af_gw_req_fn *on_gone;       /* client left: drop pending work */
+    struct event *watch;         /* notices the client closing while we wait */
     /* continuation for a manager reply (manager_call.c) */
     void (*on_manager_ok)(af_gw_req_t *r, const af_msg_t *ok);
     const char *audit_event;     /* set: manager failures are audited under it */
@@ -58,6 +59,11 @@ struct af_gw_req_t {
 
 /* Made by server.c (takes nothing; ev borrowed until the reply). */
 af_gw_req_t *af_gw_req_new(af_gw_t *gw, struct evhttp_request *ev);
+
+/* Starts noticing a client that closes its connection while the request
+ * waits on another daemon (evhttp does not read the socket then). Idempotent;
+ * call it before waiting. */
+void af_gw_req_watch_close(af_gw_req_t *r);
 
 /* Finishers: exactly one per request; each frees r. */
 void af_gw_reply_json(af_gw_req_t *r, int status, const cJSON *body);

@@ -143,6 +143,10 @@ static int s_apply_one(fa_knobs_t *k, const cJSON *item, char *err, size_t errle
         snprintf(k->api_key, sizeof k->api_key, "%s", item->valuestring);
         return 0;
     }
+    if (s_name_eq(name, "listen")) {
+        snprintf(err, errlen, "listen: fixed at start (--listen)");
+        return -1;
+    }
     snprintf(err, errlen, "%.64s: unknown knob", name);
     return -1;
 }

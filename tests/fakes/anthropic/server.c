@@ -31,6 +31,7 @@ struct fa_server_t {
     struct event_base *base;
     struct evhttp *http;
     int port;
+    char listen[300];
     fa_knobs_t knobs;
     fa_stats_t stats;
     fa_env_t env;
@@ -143,6 +144,8 @@ static void s_config(fa_server_t *self, struct evhttp_request *req)
                 self->knobs.retry_after);
     }
     cJSON *out = fa_knobs_to_json(&self->knobs);
+    cJSON_AddStringToObject(out, "listen", self->listen);
+    cJSON_AddNumberToObject(out, "port", self->port);
     af_http_reply_json(req, 200, out);
     cJSON_Delete(out);
 }
@@ -210,6 +213,8 @@ static void s_route(struct evhttp_request *req, void *arg)
             s_api_error(self, req, path, t0, 405, "Method Not Allowed");
         return;
     }
+    if (is_admin)
+        af_debug("method=%s path=%s", s_method_name(method), path);
     if (route->kind == S_API)
         s_messages(self, req, path, t0);
     else if (!strcmp(route->path, "/_config"))
@@ -237,6 +242,7 @@ fa_server_t *fa_server_new(struct event_base *base, const char *listen, const fa
     if (!self)
         return NULL;
     self->base = base;
+    snprintf(self->listen, sizeof self->listen, "%s", listen);
     self->knobs = *knobs;
     self->env = (fa_env_t){.base = base, .knobs = &self->knobs, .stats = &self->stats};
     self->http = evhttp_new(base);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,10 @@ struct af_fleet_t {
     s_gateway_t *gateways;
     int pool_target;
     uint64_t pool_backoff_until_ns;
+    /* After a restart, agents the provider still runs re-register first: no
+     * pool spawns until they have (or 3 heartbeat intervals have passed). */
+    uint64_t warmup_until_ns;
+    size_t expect_adopt, adopted;
     uint64_t seq;                    /* req ids for manager-originated messages */
     struct event *tick, *pump;
     double samples[S_SAMPLES];       /* spawn durations for STATS p50/p99 */
@@ -461,6 +466,7 @@ void af_fleet_on_ready(af_fleet_t *self, const af_msg_t *msg)
         }
         a->heal = true;
         adopted = true;
+        self->adopted++;
     }
     bool first = a->state == AF_AGENT_SPAWNING;
     af_registry_apply(self->reg, a, AF_AGENT_EV_REGISTER, now);
@@ -624,8 +630,17 @@ static void s_on_pump(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     af_fleet_t *self = arg;
-    if (af_now_ns() < self->pool_backoff_until_ns)
+    uint64_t now = af_now_ns();
+    if (now < self->pool_backoff_until_ns)
         return;
+    if (self->warmup_until_ns) {
+        if (now < self->warmup_until_ns && self->adopted < self->expect_adopt)
+            return; /* the tick re-arms us */
+        if (self->expect_adopt)
+            af_info("event=warmup_done expected=%zu adopted=%zu", self->expect_adopt,
+                    self->adopted);
+        self->warmup_until_ns = 0;
+    }
     af_scale_plan_t plan;
     af_scale_plan(self->reg, self->pool_target, self->cfg.min_agents, self->cfg.max_agents,
                   self->cfg.capacity, NULL, 0, &plan);
@@ -903,12 +918,34 @@ af_fleet_t *af_fleet_new(struct event_base *base, const af_fleet_config_t *cfg,
     return self;
 }
 
+static void s_on_listed(void *arg, const af_provider_entry_t *entries, size_t n,
+                        const char *err)
+{
+    (void)entries;
+    af_fleet_t *self = arg;
+    if (err) {
+        af_warn("event=provider_list_failed error=\"%s\" warmup_ms=%d", err,
+                AF_HEALTH_MISSES * self->cfg.heartbeat_ms);
+        return; /* keep the timed warmup */
+    }
+    self->expect_adopt = n;
+    if (n)
+        af_info("event=warmup agents_running=%zu (waiting for them to re-register)", n);
+    else
+        self->warmup_until_ns = 0;
+    event_active(self->pump, EV_TIMEOUT, 0);
+}
+
 int af_fleet_start(af_fleet_t *self)
 {
     int ms = self->cfg.heartbeat_ms;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     if (event_add(self->tick, &tv) < 0)
         return -1;
+    self->warmup_until_ns = af_now_ns() + (uint64_t)AF_HEALTH_MISSES * (uint64_t)ms * 1000000ULL;
+    self->expect_adopt = SIZE_MAX; /* until the provider's list says otherwise */
+    if (!self->provider || af_provider_list(self->provider, s_on_listed, self) < 0)
+        af_warn("event=provider_list_failed warmup_ms=%d", AF_HEALTH_MISSES * ms);
     event_active(self->pump, EV_TIMEOUT, 0);
     return 0;
 }

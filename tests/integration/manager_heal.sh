@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# kill -9 of a real agentd: the manager notices, destroys it and spawns a
+# replacement with the same owner and spec that is READY within 5 s.
+. "$(dirname "$0")/lib.sh"
+CLIENT="$AF_BUILD/tests/integration/harness_manager_client"
+CTL=$(af_free_port); MET=$(af_free_port)
+EP="tcp://127.0.0.1:$CTL"
+mgr() { "$CLIENT" "$EP" "$@" 20000; }
+
+af_start manager "$AF_BIN/manager" --listen "$EP" --metrics-listen "127.0.0.1:$MET" \
+  --agentd-path "$AF_BIN/agentd" --min-agents 0 --heartbeat-ms 1000
+af_wait_port "127.0.0.1:$MET"
+
+out=$(mgr SPAWN '{"user":"carol","spec":{"cores":2,"memory_mb":2048}}') || af_fail "spawn: $out"
+id=$(echo "${out#OK }" | jq -r '.agents[0].agent_id')
+pid=$(pgrep -f -- "--id $id") || af_fail "no process for $id"
+af_log "killing agent $id pid $pid"
+kill -9 "$pid"
+t0=$(date +%s.%N)
+new=""
+for _ in $(seq 100); do
+  l=$(mgr LIST '{"user":"carol"}' | sed 's/^OK //')
+  new=$(echo "$l" | jq -r --arg old "$id" '[.agents[] | select(.agent_id != $old and .status == "ready")][0].agent_id // empty')
+  [ -n "$new" ] && break
+  sleep 0.05
+done
+secs=$(echo "$(date +%s.%N) - $t0" | bc)
+[ -n "$new" ] || af_fail "no READY replacement within 5 s"
+af_log "replacement $new READY after ${secs}s"
+[ "$(echo "$secs < 5" | bc)" = 1 ] || af_fail "replacement took ${secs}s"
+l=$(mgr LIST '{"user":"carol"}' | sed 's/^OK //')
+af_eq "$(echo "$l" | jq '.agents | length')" 1 "carol has exactly one agent"
+af_eq "$(echo "$l" | jq -c '.agents[0].spec')" '{"cores":2,"memory_mb":2048,"image":"agentd:latest"}' "same spec"
+af_eq "$(echo "$l" | jq -r '.agents[0].owner')" carol "same owner"
+pgrep -f -- "--id $new" >/dev/null || af_fail "replacement has no process"
+curl -sf "127.0.0.1:$MET/metrics" | grep -q '^manager_heals_total 1$' || af_fail "heal not counted"
+
+# A frozen agent (SIGSTOP: alive but silent) is declared dead after 3 missed
+# heartbeats and replaced too.
+pid=$(pgrep -f -- "--id $new")
+kill -STOP "$pid"
+t0=$(date +%s.%N)
+third=""
+for _ in $(seq 160); do
+  third=$(mgr LIST '{"user":"carol"}' | sed 's/^OK //' | jq -r --arg old "$new" '[.agents[] | select(.agent_id != $old and .status == "ready")][0].agent_id // empty')
+  [ -n "$third" ] && break
+  sleep 0.05
+done
+[ -n "$third" ] || af_fail "silent agent not replaced"
+secs=$(echo "$(date +%s.%N) - $t0" | bc)
+af_log "silent agent replaced after ${secs}s (expiry 3 x 1000 ms)"
+[ "$(echo "$secs >= 2.9" | bc)" = 1 ] || af_fail "declared dead too early (${secs}s)"
+for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && af_fail "silent agent's process was not destroyed"
+echo "PASS manager_heal"

@@ -2,6 +2,7 @@
 #include "message.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,13 +48,25 @@ static void s_usage(af_message_t *m, const cJSON *usage)
         m->output_tokens = (long)out->valuedouble;
 }
 
+/* An error type becomes our ERROR code and a metric label: accept only the
+ * shape Anthropic uses ([a-z_], short), so junk cannot explode label sets. */
+static bool s_type_ok(const char *t)
+{
+    size_t n = 0;
+    for (; t[n]; n++)
+        if (!((t[n] >= 'a' && t[n] <= 'z') || t[n] == '_'))
+            return false;
+    return n > 0 && n < 48;
+}
+
 static int s_error(af_message_t *m, const cJSON *root)
 {
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(err, "type");
     if (!cJSON_IsString(type))
         return -1;
-    s_copy(m->error_type, sizeof m->error_type, type);
+    snprintf(m->error_type, sizeof m->error_type, "%s",
+             s_type_ok(type->valuestring) ? type->valuestring : "api_error");
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
     free(m->error_message);
     m->error_message = strdup(cJSON_IsString(msg) ? msg->valuestring : "");

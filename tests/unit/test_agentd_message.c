@@ -72,6 +72,14 @@ static void test_parse_response(void **state)
         af_message_clear(&m);
     }
     assert_int_equal(af_message_parse_error(&m, "{}", 2), -1);
+    /* A type we would not pass on (empty, odd characters) becomes api_error. */
+    const char *odd[] = {"{\"type\":\"error\",\"error\":{\"type\":\"\"}}",
+                         "{\"type\":\"error\",\"error\":{\"type\":\"x{y=\\\"1\\\"}\"}}"};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(af_message_parse_error(&m, odd[i], strlen(odd[i])), 0);
+        assert_string_equal(m.error_type, "api_error");
+        af_message_clear(&m);
+    }
 }
 
 static void test_events(void **state)

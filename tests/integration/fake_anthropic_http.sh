@@ -211,7 +211,7 @@ N = 200
 async def one(i):
     r, w = await asyncio.open_connection("127.0.0.1", port)
     body = json.dumps({"model": "m", "max_tokens": 100, "stream": True,
-                       "messages": [{"role": "user", "content": f"client {i} [[words:20]] [[tps:20]]"}]}).encode()
+                       "messages": [{"role": "user", "content": f"client {i} [[words:20]] [[tps:10]]"}]}).encode()
     w.write(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\nanthropic-version: 1\r\n"
             b"Connection: close\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
     await w.drain()
@@ -224,11 +224,18 @@ async def one(i):
 
 async def main():
     tasks = [asyncio.create_task(one(i)) for i in range(N)]
-    await asyncio.sleep(0.5)
-    st = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/_stats"))
-    assert st["in_flight"] == N, st
+    # Each stream lasts 25 x 100 ms: all N must be open at once at some point.
+    seen = 0
+    for _ in range(40):
+        await asyncio.sleep(0.05)
+        st = await asyncio.to_thread(
+            lambda: json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/_stats")))
+        seen = max(seen, st["in_flight"])
+        if seen == N:
+            break
+    assert seen == N, f"at most {seen} streams open at once"
     counts = await asyncio.gather(*tasks)
-    assert counts == [26] * N, counts[:5]  # "You said: client i [[words:20]] [[tps:20]]" + 20
+    assert counts == [26] * N, counts[:5]  # "You said: client i [[words:20]] [[tps:10]]" + 20
 
 asyncio.run(asyncio.wait_for(main(), 30))
 EOF

@@ -33,7 +33,7 @@ cJSON *fa_stats_to_json(const fa_stats_t *self)
     cJSON *by = cJSON_AddObjectToObject(j, "by_status");
     for (int s = 0; s < FA_STATUS_MAX; s++)
         if (self->by_status[s]) {
-            char key[8];
+            char key[16];
             snprintf(key, sizeof key, "%d", s);
             cJSON_AddNumberToObject(by, key, (double)self->by_status[s]);
         }

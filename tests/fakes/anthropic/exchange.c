@@ -357,8 +357,9 @@ int fa_exchange_start(fa_env_t *env, struct evhttp_request *req, fa_request_t **
 
 void fa_exchange_close_all(fa_env_t *env)
 {
-    while (env->live) {
-        fa_exchange_t *ex = env->live;
+    fa_exchange_t *next;
+    for (fa_exchange_t *ex = env->live; ex; ex = next) {
+        next = ex->next;
         evhttp_connection_set_closecb(ex->evcon, NULL, NULL);
         s_free(ex);
     }

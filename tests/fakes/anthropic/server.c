@@ -260,12 +260,15 @@ fa_server_t *fa_server_new(struct event_base *base, const char *listen, const fa
         af_error("listen=%s error=\"cannot bind\"", listen);
         goto fail;
     }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    evutil_socket_t fd = evhttp_bound_socket_get_fd(bound);
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        self->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                              : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } addr;
+    memset(&addr, 0, sizeof addr);
+    socklen_t sl = sizeof addr;
+    if (getsockname(evhttp_bound_socket_get_fd(bound), &addr.sa, &sl) == 0)
+        self->port = ntohs(addr.sa.sa_family == AF_INET6 ? addr.in6.sin6_port : addr.in4.sin_port);
     return self;
 fail:
     fa_server_destroy(&self);

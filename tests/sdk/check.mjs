@@ -47,6 +47,8 @@
 //   --cancel-after N        [CHECK_CANCEL_AFTER]        deltas to read before aborting (default 2)
 //   --max-retries N         [CHECK_MAX_RETRIES]         for the success cases (default 0)
 //   --timeout-ms N          [CHECK_TIMEOUT_MS]          per request (default 30000)
+//   --header 'Name: value'  [CHECK_HEADERS, a JSON object] extra header on every request
+//                                                      (repeatable), e.g. a gateway's own auth
 
 import Anthropic from '@anthropic-ai/sdk';
 
@@ -74,6 +76,7 @@ const FLAGS = {
   'cancel-after': 'CHECK_CANCEL_AFTER',
   'max-retries': 'CHECK_MAX_RETRIES',
   'timeout-ms': 'CHECK_TIMEOUT_MS',
+  header: 'CHECK_HEADERS',
 };
 
 function usage(msg) {
@@ -84,9 +87,17 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const opt = {};
+  const opt = { headers: {} };
   for (const [flag, env] of Object.entries(FLAGS))
     if (process.env[env] !== undefined && process.env[env] !== '') opt[flag] = process.env[env];
+  if (opt.header !== undefined) {
+    try {
+      opt.headers = JSON.parse(opt.header);
+    } catch {
+      usage('CHECK_HEADERS must be a JSON object of header names to values');
+    }
+    delete opt.header;
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') usage();
@@ -100,7 +111,11 @@ function parseArgs(argv) {
       if (i + 1 >= argv.length) usage(`--${name} needs a value`);
       value = argv[++i];
     }
-    opt[name] = value;
+    if (name === 'header') {
+      const colon = value.indexOf(':');
+      if (colon <= 0) usage(`--header needs 'Name: value', got '${value}'`);
+      opt.headers[value.slice(0, colon).trim()] = value.slice(colon + 1).trim();
+    } else opt[name] = value;
   }
   return opt;
 }
@@ -141,7 +156,9 @@ for (const c of cases) if (!KNOWN.includes(c)) usage(`unknown case '${c}' (know 
 
 function client(apiKey, maxRetries) {
   // authToken null: never fall back to ANTHROPIC_AUTH_TOKEN from the environment.
-  return new Anthropic({ apiKey, authToken: null, baseURL: opt['base-url'], maxRetries, timeout });
+  return new Anthropic({
+    apiKey, authToken: null, baseURL: opt['base-url'], maxRetries, timeout, defaultHeaders: opt.headers,
+  });
 }
 
 function params(text) {

@@ -20,6 +20,44 @@ int af_codec_parse(const char *name, af_codec_t *out)
 
 const char *af_codec_name(af_codec_t codec) { return codec == AF_CODEC_JSON ? "json" : "cbor"; }
 
+/* Strict UTF-8 (no overlongs, no surrogates, max U+10FFFF): both codecs carry
+ * text, and a string one codec accepts must survive a trip through the other. */
+static int s_utf8_valid(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        size_t len;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4;
+            cp = c & 0x07;
+        } else
+            return 0;
+        if (i + len > n)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
 /* ---- CBOR -> cJSON ------------------------------------------------------- */
 
 static cJSON *s_from_cbor(cbor_item_t *item, int depth, char *err, size_t errlen)
@@ -42,6 +80,10 @@ static cJSON *s_from_cbor(cbor_item_t *item, int depth, char *err, size_t errlen
         const unsigned char *h = cbor_string_handle(item);
         if (memchr(h, '\0', n)) {
             snprintf(err, errlen, "cbor: NUL byte inside a text string");
+            return NULL;
+        }
+        if (!s_utf8_valid(h, n)) {
+            snprintf(err, errlen, "cbor: text string is not valid UTF-8");
             return NULL;
         }
         char *s = malloc(n + 1);
@@ -80,8 +122,9 @@ static cJSON *s_from_cbor(cbor_item_t *item, int depth, char *err, size_t errlen
             }
             size_t kl = cbor_string_length(h[i].key);
             char key[256];
-            if (kl >= sizeof key || memchr(cbor_string_handle(h[i].key), '\0', kl)) {
-                snprintf(err, errlen, "cbor: map key too long or has a NUL byte");
+            if (kl >= sizeof key || memchr(cbor_string_handle(h[i].key), '\0', kl) ||
+                !s_utf8_valid(cbor_string_handle(h[i].key), kl)) {
+                snprintf(err, errlen, "cbor: map key too long, not UTF-8 or has a NUL byte");
                 cJSON_Delete(obj);
                 return NULL;
             }
@@ -128,8 +171,59 @@ static cJSON *s_from_cbor(cbor_item_t *item, int depth, char *err, size_t errlen
     return NULL;
 }
 
+/* Walks the item heads before libcbor sees the bytes: libcbor allocates an
+ * array or map for its declared size up front, so an 8-byte frame could ask for
+ * gigabytes. Every declared count must fit in the bytes that remain. Also
+ * refuses indefinite lengths, reserved heads and nesting past the limit. */
+static int s_cbor_scan(const uint8_t *p, size_t n, size_t *pos, int depth)
+{
+    if (depth > AF_CODEC_MAX_DEPTH || *pos >= n)
+        return -1;
+    uint8_t ib = p[(*pos)++];
+    uint8_t major = ib >> 5, ai = ib & 31;
+    uint64_t val = ai;
+    if (ai >= 24 && ai <= 27) {
+        size_t k = (size_t)1 << (ai - 24);
+        if (n - *pos < k)
+            return -1;
+        val = 0;
+        for (size_t i = 0; i < k; i++)
+            val = (val << 8) | p[(*pos)++];
+    } else if (ai > 27)
+        return -1;
+    switch (major) {
+    case 0:
+    case 1:
+    case 7:
+        return 0;
+    case 2:
+    case 3:
+        if (val > n - *pos)
+            return -1;
+        *pos += (size_t)val;
+        return 0;
+    case 4:
+    case 5: {
+        uint64_t items = major == 5 ? val * 2 : val;
+        if (val > n - *pos || items > n - *pos)
+            return -1;
+        for (uint64_t i = 0; i < items; i++)
+            if (s_cbor_scan(p, n, pos, depth + 1) < 0)
+                return -1;
+        return 0;
+    }
+    default: /* 6: tags are refused anyway */
+        return -1;
+    }
+}
+
 static cJSON *s_decode_cbor(const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
+    size_t pos = 0;
+    if (s_cbor_scan(buf, len, &pos, 0) < 0) {
+        snprintf(err, errlen, "cbor: malformed, indefinite, tagged or too deep near byte %zu", pos);
+        return NULL;
+    }
     struct cbor_load_result res;
     cbor_item_t *item = cbor_load(buf, len, &res);
     if (!item || res.error.code != CBOR_ERR_NONE) {
@@ -153,19 +247,68 @@ static cJSON *s_decode_cbor(const uint8_t *buf, size_t len, char *err, size_t er
     return j;
 }
 
-/* cJSON recurses up to CJSON_NESTING_LIMIT; we hold bodies to our own bound. */
-static int s_depth_ok(const cJSON *j, int depth)
+static int s_strcmp_p(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* cJSON keeps both of {"user":"a","user":"b"} and lookups see the first: a
+ * smuggling hazard, and CBOR maps may not repeat keys. Sort and compare. */
+static int s_has_duplicate_keys(const cJSON *obj)
+{
+    size_t n = 0;
+    for (const cJSON *c = obj->child; c; c = c->next)
+        n++;
+    if (n < 2)
+        return 0;
+    const char **keys = malloc(n * sizeof *keys);
+    if (!keys)
+        return 1;
+    size_t i = 0;
+    for (const cJSON *c = obj->child; c; c = c->next)
+        keys[i++] = c->string ? c->string : "";
+    qsort(keys, n, sizeof *keys, s_strcmp_p);
+    int dup = 0;
+    for (i = 1; i < n && !dup; i++)
+        dup = strcmp(keys[i - 1], keys[i]) == 0;
+    free(keys);
+    return dup;
+}
+
+/* cJSON recurses up to CJSON_NESTING_LIMIT; we hold bodies to our own bound.
+ * Numbers such as 1e400 parse to infinity, which neither codec can carry back. */
+static const char *s_json_check(const cJSON *j, int depth)
 {
     if (depth > AF_CODEC_MAX_DEPTH)
-        return 0;
-    for (const cJSON *c = j->child; c; c = c->next)
-        if (!s_depth_ok(c, depth + 1))
-            return 0;
-    return 1;
+        return "nesting too deep";
+    if (cJSON_IsNumber(j) && !isfinite(j->valuedouble))
+        return "number out of range";
+    if (cJSON_IsString(j) && !s_utf8_valid((const unsigned char *)j->valuestring, strlen(j->valuestring)))
+        return "string is not valid UTF-8";
+    if (j->string && !s_utf8_valid((const unsigned char *)j->string, strlen(j->string)))
+        return "key is not valid UTF-8";
+    if (j->string && strlen(j->string) >= 256)
+        return "key longer than 255 bytes";
+    if (cJSON_IsObject(j) && s_has_duplicate_keys(j))
+        return "duplicate key";
+    for (const cJSON *c = j->child; c; c = c->next) {
+        const char *why = s_json_check(c, depth + 1);
+        if (why)
+            return why;
+    }
+    return NULL;
 }
 
 static cJSON *s_decode_json(const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
+    /* Raw control bytes are illegal in JSON text (strings must escape them), and
+     * cJSON would cut a string at a NUL; \u0000 likewise. Refuse both. */
+    for (size_t i = 0; i < len; i++)
+        if ((buf[i] < 0x20 && buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r') ||
+            (buf[i] == '\\' && i + 5 < len && !memcmp(buf + i + 1, "u0000", 5))) {
+            snprintf(err, errlen, "json: control character or NUL at byte %zu", i);
+            return NULL;
+        }
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts((const char *)buf, len, &end, 0);
     if (!j) {
@@ -187,8 +330,9 @@ static cJSON *s_decode_json(const uint8_t *buf, size_t len, char *err, size_t er
         cJSON_Delete(j);
         return NULL;
     }
-    if (!s_depth_ok(j, 0)) {
-        snprintf(err, errlen, "json: nesting deeper than %d", AF_CODEC_MAX_DEPTH);
+    const char *why = s_json_check(j, 0);
+    if (why) {
+        snprintf(err, errlen, "json: %s (max depth %d)", why, AF_CODEC_MAX_DEPTH);
         cJSON_Delete(j);
         return NULL;
     }

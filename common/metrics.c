@@ -413,6 +413,16 @@ static void s_put_escaped(s_buf_t *b, const char *s, bool quote)
     }
 }
 
+/* Shortest decimal that reads back as the same double ("0.1", not "0.1000...01"). */
+static void s_fmt_double(char *buf, size_t len, double v)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
 static void s_put_value(s_buf_t *b, double v)
 {
     if (isnan(v))
@@ -421,8 +431,11 @@ static void s_put_value(s_buf_t *b, double v)
         s_put(b, v > 0 ? "+Inf" : "-Inf");
     else if (v == floor(v) && fabs(v) < 1e15)
         s_put(b, "%.0f", v);
-    else
-        s_put(b, "%.17g", v);
+    else {
+        char num[32];
+        s_fmt_double(num, sizeof num, v);
+        s_put(b, "%s", num);
+    }
 }
 
 static void s_put_labels(s_buf_t *b, const af_metric_t *m, const af_series_t *s, const char *le)
@@ -471,7 +484,7 @@ char *af_metrics_render(af_metrics_t *self)
                 char le[48];
                 if (i < m->nbounds) {
                     cum += s->buckets[i];
-                    snprintf(le, sizeof le, "%.17g", m->bounds[i]);
+                    s_fmt_double(le, sizeof le, m->bounds[i]);
                 } else {
                     cum = s->count;
                     snprintf(le, sizeof le, "+Inf");

@@ -1,13 +1,13 @@
-/* One POST /v1/messages exchange after its request passed the checks: waits the
- * configured latency, then answers as the knobs, the injected fault and the
- * request's markers say: a JSON Message, an SSE stream paced by a timer, an error
- * status, an error in the middle of a stream, or nothing at all (hang).
- * Contract: every exchange ends exactly once, either by sending its whole
- * response (counted `completed`) or because its client went away first (counted
- * `aborted`, detected through the evhttp connection's close callback), and frees
- * itself then. fa_exchange_close_all drops the rest at shutdown. */
+/* One POST /v1/messages exchange once its request passed the checks: latency,
+ * then a JSON Message, a paced SSE stream, an error status, a mid-stream error
+ * or nothing at all (hang), as the knobs, the fault and the markers say. */
 #ifndef FA_EXCHANGE_H
 #define FA_EXCHANGE_H
+
+/* Contract: every exchange ends exactly once, either by sending its whole
+ * response (counted `completed`) or because its client went away first (counted
+ * `aborted`, seen through the evhttp connection's close callback), and frees
+ * itself then. fa_exchange_close_all drops the rest at shutdown. */
 
 #include "knobs.h"
 #include "request.h"

@@ -1,7 +1,6 @@
-/* The fake's deterministic answer: "You said: " + the last user text + N filler
- * words " w0 w1 ... w(N-1)", cut to max_tokens words (stop_reason "max_tokens",
- * else "end_turn"). Its words are its output tokens; it can be walked segment by
- * segment (a word with the whitespace before it) for streaming. */
+/* The fake's deterministic answer: "You said: " + last user text + " w0 ... w(N-1)",
+ * cut to max_tokens words (stop_reason "max_tokens", else "end_turn"); walked word
+ * by word (each with the whitespace before it) for streaming. */
 #ifndef FA_REPLY_H
 #define FA_REPLY_H
 

@@ -1,8 +1,6 @@
-/* Decodes and validates a Messages API request body (POST /v1/messages) the way
- * the real API does, naming the offending field on error, and extracts what the
- * fake needs: model, max_tokens, stream, the input token count, the text of the
- * last user message and the test markers it carries ([[fault:X]], [[words:N]],
- * [[tps:N]], [[latency:N]]). Pure: no I/O, fuzzed by fuzz_fake_anthropic_request. */
+/* Decodes and validates a Messages API request body like the real API (errors
+ * name the field) and extracts what the fake needs, including the test markers
+ * of the last user message. Pure: no I/O; fuzzed by fuzz_fake_anthropic_request. */
 #ifndef FA_REQUEST_H
 #define FA_REQUEST_H
 

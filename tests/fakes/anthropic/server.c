@@ -136,6 +136,8 @@ static void s_config(fa_server_t *self, struct evhttp_request *req)
             return;
         }
         cJSON_Delete(j);
+        if (self->knobs.api_key[0])
+            af_log_add_secret(self->knobs.api_key);
         char fault[32];
         af_info("knobs changed fault=%s fault_count=%ld latency_ms=%ld tokens_per_sec=%ld "
                 "reply_words=%ld retry_after=%ld",

@@ -71,6 +71,12 @@ code=$(curl -s -o "$AF_TMP/body" -D "$AF_TMP/hdr" -w '%{http_code}' "$base/v1/me
 af_eq "$code" 405 "GET /v1/messages"
 af_eq "$(header allow)" POST "Allow header"
 
+# Over the API's 32 MiB request limit: its JSON 413.
+head -c 34000000 /dev/zero | tr '\0' ' ' >"$AF_TMP/big"
+af_eq "$(post @"$AF_TMP/big")" 413 "body over 32 MiB"
+af_eq "$(body '["error"]["type"]')" request_too_large "413 type"
+rm -f "$AF_TMP/big"
+
 # ---- the Message object ----------------------------------------------------------------
 code=$(post "$(msg 'hello there' '{"system":"be brief","temperature":0.5}')")
 af_eq "$code" 200 "create"

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define AGENT_SLOTS 1024
+#define GONE_RING 256
 
 typedef struct s_agent_t s_agent_t;
 typedef struct s_call_t s_call_t;
@@ -49,6 +50,8 @@ struct af_alink_t {
     s_agent_t *agents[AGENT_SLOTS];
     size_t nagents;
     uint64_t hb_seq;
+    char gone[GONE_RING][64];
+    size_t gone_next;
 };
 
 static uint32_t s_hash(const char *s)
@@ -99,6 +102,7 @@ static void s_agent_remove(af_alink_t *self, s_agent_t *a, const char *why)
     if (*pp)
         *pp = a->chain;
     self->nagents--;
+    memcpy(self->gone[self->gone_next++ % GONE_RING], a->id, sizeof a->id);
     af_info("event=agent_gone agent_id=%s reason=%s inflight_failed=%d", a->id, why,
             a->calls ? 1 : 0);
     while (a->calls)
@@ -358,6 +362,14 @@ void af_alink_cancel(af_alink_t *self, uint64_t handle, bool send_cancel)
 bool af_alink_agent_alive(af_alink_t *self, const char *agent_id)
 {
     return s_agent_find(self, agent_id) != NULL;
+}
+
+bool af_alink_agent_gone(const af_alink_t *self, const char *agent_id)
+{
+    for (size_t i = 0; i < GONE_RING; i++)
+        if (self->gone[i][0] && !strcmp(self->gone[i], agent_id))
+            return true;
+    return false;
 }
 
 size_t af_alink_ready_agents(const af_alink_t *self)

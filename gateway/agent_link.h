@@ -42,6 +42,9 @@ uint64_t af_alink_send(af_alink_t *self, const char *agent_id, const char *verb,
 void af_alink_cancel(af_alink_t *self, uint64_t handle, bool send_cancel);
 
 bool af_alink_agent_alive(af_alink_t *self, const char *agent_id);
+/* True when agent_id was connected and went away recently (the last 256 gone
+ * agents are remembered), so callers need not wait for it to connect. */
+bool af_alink_agent_gone(const af_alink_t *self, const char *agent_id);
 /* Agents connected and not draining. */
 size_t af_alink_ready_agents(const af_alink_t *self);
 size_t af_alink_inflight(const af_alink_t *self);

@@ -8,6 +8,10 @@
 #include <string.h>
 
 #define MAX_ATTEMPTS 3
+/* A just-spawned or just-placed agent may not have dialled this gateway yet:
+ * poll for it this often, this many times, before placing again. */
+#define WAIT_MS 50
+#define MAX_WAITS 60
 
 static void s_place(af_gw_req_t *r);
 
@@ -23,6 +27,39 @@ static void s_on_gone(af_gw_req_t *r)
     r->alink_handle = 0;
 }
 
+static void s_send(af_gw_req_t *r);
+
+static void s_on_wait_gone(af_gw_req_t *r)
+{
+    if (r->timer)
+        event_del(r->timer);
+}
+
+static void s_on_wait(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    s_send(arg);
+}
+
+/* Returns true when a retry was scheduled. */
+static bool s_wait_for_agent(af_gw_req_t *r)
+{
+    if (r->waits >= MAX_WAITS || af_alink_agent_alive(r->gw->agents, r->agent_id) ||
+        af_alink_agent_gone(r->gw->agents, r->agent_id))
+        return false;
+    if (!r->timer)
+        r->timer = evtimer_new(r->gw->base, s_on_wait, r);
+    if (!r->timer)
+        return false;
+    r->waits++;
+    struct timeval tv = {0, WAIT_MS * 1000};
+    evtimer_add(r->timer, &tv);
+    r->on_gone = s_on_wait_gone;
+    af_gw_req_watch_close(r);
+    return true;
+}
+
 static void s_send(af_gw_req_t *r)
 {
     cJSON *body = cJSON_Duplicate(r->chat, 1);
@@ -36,6 +73,8 @@ static void s_send(af_gw_req_t *r)
         return;
     }
     /* The agent is not (or no longer) connected to this gateway. */
+    if (s_wait_for_agent(r))
+        return;
     af_info("event=agent_not_connected agent_id=%s session_id=%s attempt=%d", r->agent_id,
             r->session_id, r->attempts);
     if (r->session_id[0])
@@ -56,6 +95,7 @@ static void s_place_ok(af_gw_req_t *r, const af_msg_t *ok)
         return;
     }
     snprintf(r->agent_id, sizeof r->agent_id, "%.63s", aid);
+    r->waits = 0;
     if (!r->owner[0])
         snprintf(r->owner, sizeof r->owner, "%.63s", r->who.user);
     if (r->session_id[0])

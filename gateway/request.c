@@ -61,6 +61,8 @@ static void s_free(af_gw_req_t *r)
 {
     if (r->watch)
         event_free(r->watch);
+    if (r->timer)
+        event_free(r->timer);
     cJSON_Delete(r->body);
     cJSON_Delete(r->chat);
     free(r);

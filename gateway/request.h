@@ -35,6 +35,8 @@ struct af_gw_req_t {
     int status;                  /* status sent (for metrics) */
     af_gw_req_fn *on_gone;       /* client left: drop pending work */
     struct event *watch;         /* notices the client closing while we wait */
+    struct event *timer;         /* handler's retry timer (freed with the request) */
+    int waits;                   /* chat_dispatch: polls for a connecting agent */
     /* continuation for a manager reply (manager_call.c) */
     void (*on_manager_ok)(af_gw_req_t *r, const af_msg_t *ok);
     const char *audit_event;     /* set: manager failures are audited under it */

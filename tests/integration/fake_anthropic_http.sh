@@ -191,6 +191,12 @@ curl -sf "$base/_config" -d '{"latency_ms":0}' >/dev/null
 t=$(curl -s -N -o "$AF_TMP/body" -w '%{time_total}' -H 'x-api-key: k' -H 'anthropic-version: 1' --data-binary "$(msg 'pace [[words:8]] [[tps:20]]' '{"stream":true}')" "$base/v1/messages")
 python3 -c "import sys; sys.exit(0 if 0.5 <= float('$t') < 3 else 1)" || af_fail "pacing: 13 deltas at 20/s took ${t}s"
 af_eq "$(grep -c '^event: content_block_delta' "$AF_TMP/body")" 13 "paced deltas"
+# The same through the knobs: reply_words 2, tokens_per_sec 10 -> 5 deltas, 4 gaps of 100 ms.
+curl -sf "$base/_config" -d '{"reply_words":2,"tokens_per_sec":10}' >/dev/null
+t=$(curl -s -N -o "$AF_TMP/body" -w '%{time_total}' -H 'x-api-key: k' -H 'anthropic-version: 1' --data-binary "$(msg 'knobs' '{"stream":true}')" "$base/v1/messages")
+python3 -c "import sys; sys.exit(0 if 0.35 <= float('$t') < 3 else 1)" || af_fail "tokens_per_sec knob: 5 deltas at 10/s took ${t}s"
+af_eq "$(grep '^data: .*text_delta' "$AF_TMP/body" | sed 's/.*"text":"\([^"]*\)".*/\1/' | tr -d '\n')" "You said: knobs w0 w1" "reply_words knob"
+curl -sf "$base/_config" -d '{"reply_words":0,"tokens_per_sec":0}' >/dev/null
 
 # ---- clients that leave: mid-stream and from a hung request ---------------------------------
 curl -sf -X POST "$base/_reset" >/dev/null

@@ -41,7 +41,7 @@ expect() { # expect CODE TYPE?  — status and, for errors, the error type
   fi
 }
 
-for _ in $(seq 50); do req GET /readyz ""; [ "$code" = 200 ] && break; sleep 0.1; done
+for _ in $(seq 50); do req GET /readyz ""; [ "$code" = 200 ] && [ "$(jf .agents)" = 2 ] && break; sleep 0.1; done
 expect 200; af_eq "$(jf .agents)" 2 "ready agents"
 req GET /healthz ""; expect 200
 

@@ -1,0 +1,189 @@
+/* libcurl multi on libevent. See curl_loop.h. */
+#include "curl_loop.h"
+
+#include "log.h"
+
+#include <stdlib.h>
+
+typedef struct s_xfer {
+    struct s_xfer *next, *prev;
+    CURL *easy;
+    af_curl_done_fn *fn;
+    void *arg;
+} s_xfer_t;
+
+struct af_curl_loop_t {
+    struct event_base *base;
+    CURLM *multi;
+    struct event *timer;
+    s_xfer_t *xfers;
+    int count;
+};
+
+static void s_unlink(af_curl_loop_t *self, s_xfer_t *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        self->xfers = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    self->count--;
+    free(x);
+}
+
+static void s_check_done(af_curl_loop_t *self)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(self->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        CURL *easy = m->easy_handle;
+        CURLcode res = m->data.result;
+        s_xfer_t *x = NULL;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+        curl_multi_remove_handle(self->multi, easy);
+        if (!x)
+            continue;
+        af_curl_done_fn *fn = x->fn;
+        void *arg = x->arg;
+        s_unlink(self, x);
+        fn(easy, res, arg); /* may add or remove transfers: m is stale now */
+    }
+}
+
+static void s_on_socket_event(evutil_socket_t fd, short what, void *arg)
+{
+    af_curl_loop_t *self = arg;
+    int flags = ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+    int running;
+    curl_multi_socket_action(self->multi, fd, flags, &running);
+    s_check_done(self);
+}
+
+static void s_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    af_curl_loop_t *self = arg;
+    int running;
+    curl_multi_socket_action(self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    s_check_done(self);
+}
+
+static int s_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    af_curl_loop_t *self = userp;
+    struct event *ev = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (ev) {
+            event_free(ev);
+            curl_multi_assign(self->multi, fd, NULL);
+        }
+        return 0;
+    }
+    short kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
+                 ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+    if (ev) {
+        event_del(ev);
+        event_assign(ev, self->base, fd, kind, s_on_socket_event, self);
+    } else {
+        ev = event_new(self->base, fd, kind, s_on_socket_event, self);
+        if (!ev)
+            return -1;
+        curl_multi_assign(self->multi, fd, ev);
+    }
+    return event_add(ev, NULL);
+}
+
+static int s_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    af_curl_loop_t *self = userp;
+    if (timeout_ms < 0)
+        return evtimer_del(self->timer);
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    return evtimer_add(self->timer, &tv);
+}
+
+af_curl_loop_t *af_curl_loop_new(struct event_base *base)
+{
+    static int s_global;
+    if (!s_global) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            af_error("event=curl_global_init_failed");
+            return NULL;
+        }
+        s_global = 1;
+    }
+    af_curl_loop_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->base = base;
+    self->multi = curl_multi_init();
+    self->timer = evtimer_new(base, s_on_timer, self);
+    if (!self->multi || !self->timer) {
+        af_curl_loop_destroy(&self);
+        return NULL;
+    }
+    curl_multi_setopt(self->multi, CURLMOPT_SOCKETFUNCTION, s_socket_cb);
+    curl_multi_setopt(self->multi, CURLMOPT_SOCKETDATA, self);
+    curl_multi_setopt(self->multi, CURLMOPT_TIMERFUNCTION, s_timer_cb);
+    curl_multi_setopt(self->multi, CURLMOPT_TIMERDATA, self);
+    return self;
+}
+
+void af_curl_loop_destroy(af_curl_loop_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    af_curl_loop_t *self = *self_p;
+    while (self->xfers) {
+        if (self->multi)
+            curl_multi_remove_handle(self->multi, self->xfers->easy);
+        s_unlink(self, self->xfers);
+    }
+    if (self->multi)
+        curl_multi_cleanup(self->multi);
+    if (self->timer)
+        event_free(self->timer);
+    free(self);
+    *self_p = NULL;
+}
+
+int af_curl_loop_add(af_curl_loop_t *self, CURL *easy, af_curl_done_fn *fn, void *arg)
+{
+    s_xfer_t *x = calloc(1, sizeof *x);
+    if (!x)
+        return -1;
+    x->easy = easy;
+    x->fn = fn;
+    x->arg = arg;
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    x->next = self->xfers;
+    if (self->xfers)
+        self->xfers->prev = x;
+    self->xfers = x;
+    self->count++;
+    if (curl_multi_add_handle(self->multi, easy) != CURLM_OK) {
+        s_unlink(self, x);
+        curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+void af_curl_loop_remove(af_curl_loop_t *self, CURL *easy)
+{
+    s_xfer_t *x = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+    curl_multi_remove_handle(self->multi, easy);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+    if (x)
+        s_unlink(self, x);
+}
+
+int af_curl_loop_running(const af_curl_loop_t *self) { return self->count; }

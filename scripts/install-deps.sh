@@ -9,7 +9,7 @@ PKGS=(
   libzmq3-dev libczmq-dev libevent-dev libcurl4-openssl-dev libcjson-dev
   libcbor-dev libssl-dev libhiredis-dev libjwt-dev libcmocka-dev
   clang libclang-rt-14-dev clang-tidy clang-format cppcheck valgrind
-  redis-server prometheus supervisor openssl procps
+  redis-server prometheus prometheus-alertmanager supervisor openssl procps python3
 )
 # Node.js may come from another repository that bundles npm (and conflicts with
 # Debian's npm package): only ask Debian for it when the commands are absent.
@@ -33,7 +33,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # Debian's prometheus/redis/supervisor packages start services on install;
   # our tests and `make run` start their own instances on their own ports.
-  for svc in prometheus redis-server supervisor prometheus-node-exporter; do
+  for svc in prometheus prometheus-alertmanager redis-server supervisor prometheus-node-exporter; do
     if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
     service "$svc" stop >/dev/null 2>&1 || true
   done

@@ -66,6 +66,14 @@ struct af_fleet_t {
 
 static void s_fail_spawn(af_fleet_t *self, uint64_t batch, const char *code, const char *msg);
 
+/* Runs the pool upkeep on the next loop turn, after pending I/O: a zero timer,
+ * not event_active, so a long spawn run never starves READYs and heartbeats. */
+static void s_pump_soon(af_fleet_t *self)
+{
+    static const struct timeval zero = {0, 0};
+    evtimer_add(self->pump, &zero);
+}
+
 /* ---- helpers -------------------------------------------------------------- */
 
 static void s_gauges(af_fleet_t *self)
@@ -245,7 +253,7 @@ static void s_agent_died(af_fleet_t *self, af_agent_t *a, const char *code, cons
             af_metric_inc(self->metrics->heals);
         if (was == AF_AGENT_SPAWNING)
             self->pool_backoff_until_ns = af_now_ns() + 5000000000ULL;
-        event_active(self->pump, EV_TIMEOUT, 0);
+        s_pump_soon(self);
     } else if (a->heal) {
         int attempts = was == AF_AGENT_SPAWNING ? a->attempts + 1 : 0;
         if (attempts >= S_HEAL_ATTEMPTS) {
@@ -658,7 +666,7 @@ static void s_on_pump(evutil_socket_t fd, short what, void *arg)
         }
     }
     if (plan.spawn > n)
-        event_active(self->pump, EV_TIMEOUT, 0);
+        s_pump_soon(self);
 }
 
 void af_fleet_scale(af_fleet_t *self, int target, cJSON *reply)
@@ -684,7 +692,7 @@ void af_fleet_scale(af_fleet_t *self, int target, cJSON *reply)
     }
     free(drain);
     self->pool_backoff_until_ns = 0;
-    event_active(self->pump, EV_TIMEOUT, 0);
+    s_pump_soon(self);
     af_info("event=scale target=%d current=%d spawn=%d drain=%zu", plan.target, plan.current,
             plan.spawn, plan.ndrain);
     cJSON_AddNumberToObject(reply, "target", plan.target);
@@ -888,7 +896,7 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
     }
     cJSON_Delete(body);
     /* 5. Pool upkeep. */
-    event_active(self->pump, EV_TIMEOUT, 0);
+    s_pump_soon(self);
     s_gauges(self);
 }
 
@@ -933,7 +941,7 @@ static void s_on_listed(void *arg, const af_provider_entry_t *entries, size_t n,
         af_info("event=warmup agents_running=%zu (waiting for them to re-register)", n);
     else
         self->warmup_until_ns = 0;
-    event_active(self->pump, EV_TIMEOUT, 0);
+    s_pump_soon(self);
 }
 
 int af_fleet_start(af_fleet_t *self)
@@ -946,7 +954,7 @@ int af_fleet_start(af_fleet_t *self)
     self->expect_adopt = SIZE_MAX; /* until the provider's list says otherwise */
     if (!self->provider || af_provider_list(self->provider, s_on_listed, self) < 0)
         af_warn("event=provider_list_failed warmup_ms=%d", AF_HEALTH_MISSES * ms);
-    event_active(self->pump, EV_TIMEOUT, 0);
+    s_pump_soon(self);
     return 0;
 }
 

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Autoscaler with --source prometheus against a real Prometheus server that
+# scrapes the stand-in manager's /metrics (agent_active_sessions,
+# hypercore_agent_active_count): the queries go through Prometheus' HTTP API
+# (libcurl on the loop), the decision uses Prometheus' numbers, SCALE goes to
+# the manager. Then Prometheus is stopped: evaluations are skipped and
+# counted, the daemon stays up.
+. "$(dirname "$0")/lib.sh"
+command -v prometheus >/dev/null || af_fail "prometheus not installed (apt-get install prometheus)"
+
+ctl=$(af_free_port); hm=$(af_free_port); am=$(af_free_port); pp=$(af_free_port)
+echo 1200 >"$AF_TMP/sessions"
+: >"$AF_TMP/scale.log"
+af_start harness "$AF_BUILD/tests/integration/harness_autoscaler_manager" \
+  --bind "tcp://127.0.0.1:$ctl" --metrics-listen "127.0.0.1:$hm" --agents 10 \
+  --spawn-delay-ms 300 --sessions-file "$AF_TMP/sessions" --scale-log "$AF_TMP/scale.log"
+af_wait_port "127.0.0.1:$hm"
+
+cat >"$AF_TMP/prometheus.yml" <<YML
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: harness
+    static_configs:
+      - targets: ['127.0.0.1:$hm']
+YML
+af_start prometheus prometheus --config.file="$AF_TMP/prometheus.yml" \
+  --storage.tsdb.path="$AF_TMP/tsdb" --web.listen-address="127.0.0.1:$pp"
+prom_pid=$AF_LAST_PID
+af_wait_port "127.0.0.1:$pp" 30
+q() { curl -sfG "http://127.0.0.1:$pp/api/v1/query" --data-urlencode "query=$1"; }
+for _ in $(seq 150); do
+  q 'sum(agent_active_sessions)' 2>/dev/null | grep -q '"1000"' && break; sleep 0.1
+done
+q 'sum(agent_active_sessions)' | grep -q '"1000"' || af_fail "prometheus never scraped the harness"
+
+af_start autoscaler "$AF_BIN/autoscaler" --source prometheus \
+  --prometheus-url "http://127.0.0.1:$pp" --manager "tcp://127.0.0.1:$ctl" \
+  --metrics-listen "127.0.0.1:$am" --interval-s 0.5 --cooldown-up-s 30 --request-timeout-s 2
+as_pid=$AF_LAST_PID
+af_wait_port "127.0.0.1:$am"
+for _ in $(seq 100); do [ -s "$AF_TMP/scale.log" ] && break; sleep 0.05; done
+[ -s "$AF_TMP/scale.log" ] || af_fail "no SCALE within 5 s"
+read -r _ target reason <"$AF_TMP/scale.log"
+af_eq "$target" 15 "SCALE target from Prometheus' numbers"
+grep -q 'decision direction=up reason=utilization_high target=15 current=10 ready=10 spawning=0 draining=0 sessions=1000 .*source=prometheus' \
+  "$AF_TMP/autoscaler.log" || af_fail "no prometheus-sourced decision logged"
+# The agent count follows the fleet once Prometheus scrapes again.
+for _ in $(seq 100); do
+  grep -q 'current=15 ready=15 .*sessions=1200 .*source=prometheus' "$AF_TMP/autoscaler.log" && break; sleep 0.1
+done
+grep -q 'current=15 ready=15 .*sessions=1200 .*source=prometheus' "$AF_TMP/autoscaler.log" \
+  || af_fail "autoscaler never saw 15 agents / 1,200 sessions through Prometheus"
+
+# Prometheus goes away: evaluations are skipped and counted, no crash.
+kill -TERM "$prom_pid"
+for _ in $(seq 100); do kill -0 "$prom_pid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 60); do
+  curl -sf "http://127.0.0.1:$am/metrics" | grep -q '^autoscaler_source_errors_total{source="prometheus"} [1-9]' && break
+  sleep 0.1
+done
+curl -sf "http://127.0.0.1:$am/metrics" | grep -q '^autoscaler_source_errors_total{source="prometheus"} [1-9]' \
+  || af_fail "source errors not counted"
+kill -0 "$as_pid" || af_fail "autoscaler died without Prometheus"
+af_eq "$(wc -l <"$AF_TMP/scale.log")" 1 "SCALE count"
+echo PASS

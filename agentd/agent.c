@@ -16,6 +16,7 @@
 #include "session.h"
 #include "util.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@ struct af_agent_t {
     af_manager_t *manager;
     struct event *tick;
     uint64_t last_expire_ns, last_gw_hb_ns;
+    bool busy_since_trim;   /* a call ran since the heap was last trimmed */
     af_chat_t *chats;
     size_t nchats;
     bool draining, finished;
@@ -133,11 +135,8 @@ static void s_on_delta(void *arg, const char *text, size_t len)
     }
     if (!c->stream)
         return;
-    /* The delta is the tail of the message text, so it is NUL-terminated. */
-    (void)len;
-    cJSON *body = cJSON_CreateObject();
-    cJSON_AddStringToObject(body, "text", text);
-    s_send(c->gw, "DELTA", c->req, body);
+    if (af_gateway_send_pair(c->gw, "DELTA", c->req, "text", text, len) < 0)
+        af_warn("event=reply_dropped verb=DELTA req=%s", c->req);
 }
 
 static void s_on_done(void *arg, const af_message_t *m)
@@ -362,6 +361,7 @@ static void s_on_chat(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg)
     self->nchats++;
     if (s)
         s->busy++;
+    self->busy_since_trim = true;
     c->call = af_anthropic_call(self->client, body, stream, &s_call_cb, c);
     if (!c->call) {
         af_metric_inc(self->m.requests, "internal");
@@ -577,6 +577,15 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
         if (n)
             af_info("event=sessions_expired count=%zu live=%zu", n,
                     af_sessions_count(self->sessions));
+        /* After a burst of calls the heap holds freed transfer buffers; give
+         * them back so an idle agent stays small (the VM budget is per agent). */
+        if ((n || self->busy_since_trim) && self->nchats == 0) {
+            malloc_trim(0);
+            self->busy_since_trim = false;
+            struct mallinfo2 mi = mallinfo2();
+            af_debug("event=heap_trimmed heap_kib=%zu used_kib=%zu free_kib=%zu mmap_kib=%zu",
+                     mi.arena / 1024, mi.uordblks / 1024, mi.fordblks / 1024, mi.hblkhd / 1024);
+        }
     }
     if (now - self->last_gw_hb_ns >= (uint64_t)self->heartbeat_ms * 1000000ull) {
         self->last_gw_hb_ns = now;
@@ -638,6 +647,7 @@ af_agent_t *af_agent_new(struct event_base *base, const af_agent_opts_t *o)
     ao.version = o->anthropic_version;
     ao.connect_timeout_ms = o->upstream_timeout_ms;
     ao.read_timeout_ms = o->upstream_timeout_ms;
+    ao.delayed_ack = o->upstream_delayed_ack;
     af_retry_policy_default(&ao.retry);
     ao.retry.max_retries = (int)o->max_retries;
     if (o->retry_base_s > 0)
@@ -648,7 +658,8 @@ af_agent_t *af_agent_new(struct event_base *base, const af_agent_opts_t *o)
     if (!self->client || af_anthropic_set_key(self->client, o->api_key) < 0)
         goto fail;
     af_gateways_cb_t gcb = {s_on_gateway_msg, s_on_refused, s_on_gateway_gone};
-    self->gateways = af_gateways_new(base, self->id, o->codec, o->max_body, &gcb, self);
+    self->gateways = af_gateways_new(base, self->id, o->codec, o->max_body, o->send_batch_us, &gcb,
+                                     self);
     if (!self->gateways)
         goto fail;
     if (o->gateway && *o->gateway && af_gateways_add_static(self->gateways, o->gateway) < 0)

@@ -36,6 +36,8 @@ typedef struct {
     double retry_base_s;        /* first backoff; 0 = default */
     af_codec_t codec;
     size_t max_body;
+    long send_batch_us;         /* gateway send batching window (0: none) */
+    bool upstream_delayed_ack;
     const char *api_key;        /* from the environment; may be NULL */
     const char *join_token;     /* may be NULL */
 } af_agent_opts_t;

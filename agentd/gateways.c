@@ -2,6 +2,7 @@
 #include "gateways.h"
 
 #include "log.h"
+#include "wire.h"
 #include "zev.h"
 
 #include <stdio.h>
@@ -14,6 +15,11 @@ struct af_gateway_t {
     char *endpoint;
     zsock_t *sock;
     af_zev_t *zev;
+    /* Encoded messages waiting for the next flush, back to back:
+     * [u8 verb length][verb][u32 body length][body]. One buffer, so queueing a
+     * message costs no allocation once it has grown. */
+    uint8_t *queue;
+    size_t qlen, qcap, nqueue;
     bool is_static;
     bool mark; /* scratch for the diff */
 };
@@ -28,7 +34,59 @@ struct af_gateways_t {
     af_gateway_t *list;
     size_t count;
     unsigned long hb_seq;
+    long batch_us;
+    struct event *flush_ev;
+    bool flush_armed;
+    unsigned long dropped;
 };
+
+/* ---- send batching ------------------------------------------------------------
+ * Every zmq_send that finds the pipe idle wakes libzmq's I/O thread, which then
+ * writes one small TCP segment. At 100 streams that is one wake-up and one
+ * segment per token. Holding outgoing messages for batch_us (default 2 ms) and
+ * sending them together lets the I/O thread pack many into one write. Order per
+ * link is kept; a full queue flushes at once. */
+
+#define AF_GATEWAY_QUEUE_FLUSH 512
+
+static void s_flush_one(af_gateway_t *gw)
+{
+    if (!gw->nqueue)
+        return;
+    void *handle = zsock_resolve(gw->sock);
+    size_t at = 0;
+    while (at < gw->qlen) {
+        size_t vlen = gw->queue[at];
+        const uint8_t *verb = gw->queue + at + 1;
+        uint32_t blen;
+        memcpy(&blen, verb + vlen, sizeof blen);
+        const uint8_t *body = verb + vlen + sizeof blen;
+        at += 1 + vlen + sizeof blen + blen;
+        /* Frame by frame with DONTWAIT: at the high-water mark or with the
+         * gateway gone, drop and count, never block the loop. A failure on the
+         * first frame leaves nothing half-sent; later frames of a message
+         * cannot fail once the first was accepted. */
+        if (zmq_send(handle, AF_PROTO_TAG, 3, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0 ||
+            zmq_send(handle, verb, vlen, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0 ||
+            zmq_send(handle, body, blen, ZMQ_DONTWAIT) < 0) {
+            gw->owner->dropped++;
+            af_debug("event=gateway_send_failed endpoint=%s errno=%d", gw->endpoint, errno);
+        }
+    }
+    gw->qlen = gw->nqueue = 0;
+    /* A send can swallow the edge that announced input: look again. */
+    af_zev_kick(gw->zev);
+}
+
+static void s_on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    af_gateways_t *self = arg;
+    self->flush_armed = false;
+    for (af_gateway_t *gw = self->list; gw; gw = gw->next)
+        s_flush_one(gw);
+}
 
 static void s_on_readable(zsock_t *sock, void *arg)
 {
@@ -47,6 +105,8 @@ static void s_close(af_gateways_t *self, af_gateway_t *gw)
 {
     if (self->cb.on_gone)
         self->cb.on_gone(self->arg, gw);
+    s_flush_one(gw); /* what was said before closing still goes out (linger) */
+    free(gw->queue);
     af_zev_destroy(&gw->zev);
     zsock_destroy(&gw->sock);
     af_info("event=gateway_disconnected endpoint=%s", gw->endpoint);
@@ -98,7 +158,8 @@ static af_gateway_t *s_open(af_gateways_t *self, const char *endpoint, bool is_s
 }
 
 af_gateways_t *af_gateways_new(struct event_base *base, const char *agent_id, af_codec_t codec,
-                               size_t max_body, const af_gateways_cb_t *cb, void *arg)
+                               size_t max_body, long batch_us, const af_gateways_cb_t *cb,
+                               void *arg)
 {
     af_gateways_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -109,7 +170,12 @@ af_gateways_t *af_gateways_new(struct event_base *base, const char *agent_id, af
     self->max_body = max_body;
     self->cb = *cb;
     self->arg = arg;
-    if (!self->agent_id) {
+    self->batch_us = batch_us > 0 ? batch_us : 0;
+    self->flush_ev = evtimer_new(base, s_on_flush, self);
+    if (!self->agent_id || !self->flush_ev) {
+        free(self->agent_id);
+        if (self->flush_ev)
+            event_free(self->flush_ev);
         free(self);
         return NULL;
     }
@@ -126,6 +192,8 @@ void af_gateways_destroy(af_gateways_t **self_p)
         self->list = gw->next;
         s_close(self, gw);
     }
+    if (self->flush_ev)
+        event_free(self->flush_ev);
     free(self->agent_id);
     free(self);
     *self_p = NULL;
@@ -182,15 +250,91 @@ int af_gateways_set(af_gateways_t *self, const cJSON *endpoints)
 
 size_t af_gateways_count(const af_gateways_t *self) { return self->count; }
 
+/* Reserves room for one message in gw's queue; returns where its body goes. */
+static uint8_t *s_reserve(af_gateway_t *gw, const char *verb, size_t body_max)
+{
+    size_t vlen = strlen(verb);
+    size_t need = gw->qlen + 1 + vlen + sizeof(uint32_t) + body_max;
+    if (vlen > 255 || body_max > UINT32_MAX)
+        return NULL;
+    if (need > gw->qcap) {
+        size_t cap = gw->qcap ? gw->qcap : 4096;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *q = realloc(gw->queue, cap);
+        if (!q)
+            return NULL;
+        gw->queue = q;
+        gw->qcap = cap;
+    }
+    uint8_t *p = gw->queue + gw->qlen;
+    p[0] = (uint8_t)vlen;
+    memcpy(p + 1, verb, vlen);
+    return p + 1 + vlen + sizeof(uint32_t);
+}
+
+/* Commits a reserved message of blen body bytes and schedules the flush. */
+static void s_commit(af_gateway_t *gw, size_t blen)
+{
+    af_gateways_t *self = gw->owner;
+    uint8_t *p = gw->queue + gw->qlen;
+    uint32_t b = (uint32_t)blen;
+    memcpy(p + 1 + p[0], &b, sizeof b);
+    gw->qlen += 1 + p[0] + sizeof b + blen;
+    gw->nqueue++;
+    if (self->batch_us == 0 || gw->nqueue >= AF_GATEWAY_QUEUE_FLUSH) {
+        s_flush_one(gw);
+    } else if (!self->flush_armed) {
+        struct timeval tv = {self->batch_us / 1000000, self->batch_us % 1000000};
+        if (evtimer_add(self->flush_ev, &tv) == 0)
+            self->flush_armed = true;
+        else
+            s_flush_one(gw);
+    }
+}
+
 int af_gateway_send(af_gateway_t *gw, af_msg_t **msg_p)
 {
-    int rc = af_proto_send(gw->sock, msg_p, gw->owner->codec);
-    if (rc < 0)
-        af_debug("event=gateway_send_failed endpoint=%s errno=%d", gw->endpoint, errno);
-    /* A send can swallow the edge that announced input: look again. */
-    af_zev_kick(gw->zev);
+    af_msg_t *msg = *msg_p;
+    if (!msg)
+        return -1;
+    uint8_t *buf;
+    size_t len;
+    int rc = af_codec_encode(msg->body, gw->owner->codec, &buf, &len);
+    if (rc == 0) {
+        uint8_t *at = s_reserve(gw, msg->verb, len);
+        if (at) {
+            memcpy(at, buf, len);
+            s_commit(gw, len);
+        } else {
+            rc = -1;
+        }
+        free(buf);
+    }
+    af_msg_destroy(msg_p);
     return rc;
 }
+
+int af_gateway_send_pair(af_gateway_t *gw, const char *verb, const char *req, const char *key,
+                         const char *text, size_t text_len)
+{
+    if (gw->owner->codec != AF_CODEC_CBOR) {
+        char *t = strndup(text, text_len);
+        cJSON *body = cJSON_CreateObject();
+        cJSON_AddStringToObject(body, key, t ? t : "");
+        free(t);
+        af_msg_t *m = af_msg_new(verb, req, body);
+        return m ? af_gateway_send(gw, &m) : -1;
+    }
+    size_t rl = strlen(req), kl = strlen(key);
+    uint8_t *at = s_reserve(gw, verb, af_wire_pair_size(rl, kl, text_len));
+    if (!at)
+        return -1;
+    s_commit(gw, af_wire_pair_cbor(at, req, rl, key, kl, text, text_len));
+    return 0;
+}
+
+unsigned long af_gateways_dropped(const af_gateways_t *self) { return self->dropped; }
 
 const char *af_gateway_endpoint(const af_gateway_t *gw) { return gw->endpoint; }
 

@@ -23,8 +23,11 @@ typedef struct {
     void (*on_gone)(void *arg, af_gateway_t *gw);
 } af_gateways_cb_t;
 
+/* batch_us: outgoing messages wait at most this long to be sent together (0:
+ * send each at once). */
 af_gateways_t *af_gateways_new(struct event_base *base, const char *agent_id, af_codec_t codec,
-                               size_t max_body, const af_gateways_cb_t *cb, void *arg);
+                               size_t max_body, long batch_us, const af_gateways_cb_t *cb,
+                               void *arg);
 void af_gateways_destroy(af_gateways_t **self_p);
 
 /* Makes the connected set equal to `endpoints` (array of strings, may be NULL)
@@ -34,9 +37,17 @@ int af_gateways_set(af_gateways_t *self, const cJSON *endpoints);
 int af_gateways_add_static(af_gateways_t *self, const char *endpoint);
 size_t af_gateways_count(const af_gateways_t *self);
 
-/* Sends (and destroys) *msg_p on gw without blocking. Returns 0 / -1. */
+/* Queues (and destroys) *msg_p for gw; it leaves within batch_us, in order,
+ * without blocking (dropped and counted at the high-water mark). Returns 0, or
+ * -1 when it could not be encoded. */
 int af_gateway_send(af_gateway_t *gw, af_msg_t **msg_p);
+/* Same for the body {req, key: text} (text_len bytes, need not be
+ * NUL-terminated), encoded without building a tree: the DELTA fast path. */
+int af_gateway_send_pair(af_gateway_t *gw, const char *verb, const char *req, const char *key,
+                         const char *text, size_t text_len);
 const char *af_gateway_endpoint(const af_gateway_t *gw);
+/* Messages dropped because a gateway was unreachable or full. */
+unsigned long af_gateways_dropped(const af_gateways_t *self);
 
 /* Sends HEARTBEAT {sessions, draining} on every link. */
 void af_gateways_heartbeat(af_gateways_t *self, size_t sessions, bool draining);

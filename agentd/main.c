@@ -19,8 +19,9 @@
 static char *o_id, *o_owner, *o_image, *o_manager, *o_gateway, *o_metrics_listen, *o_base_url,
     *o_version, *o_model, *o_codec, *o_log_level, *o_join_token;
 static long o_cores, o_memory_mb, o_capacity, o_heartbeat_ms, o_max_tokens, o_max_retries,
-    o_timeout_ms, o_max_body;
+    o_timeout_ms, o_max_body, o_batch_us;
 static double o_ttl, o_rate, o_retry_base;
+static bool o_delayed_ack;
 
 static af_opt_t s_opts[] = {
     {"id", AF_OPT_STR, &o_id, NULL, "agent id (default: a random ag_...)", false},
@@ -52,6 +53,10 @@ static af_opt_t s_opts[] = {
     {"upstream-timeout-ms", AF_OPT_INT, &o_timeout_ms, "60000",
      "upstream connect timeout, and read timeout (no byte for this long)", false},
     {"max-body", AF_OPT_INT, &o_max_body, "1048576", "largest AF1 body accepted (bytes)", false},
+    {"upstream-delayed-ack", AF_OPT_BOOL, &o_delayed_ack, "true",
+     "delayed TCP ACKs on upstream streams (one ACK per several events, not per token)", false},
+    {"send-batch-us", AF_OPT_INT, &o_batch_us, "2000",
+     "gateway messages wait at most this long to leave together (0: at once)", false},
     {"codec", AF_OPT_STR, &o_codec, "cbor", "AF1 body codec we send: cbor or json", false},
     {"log-level", AF_OPT_STR, &o_log_level, "info", "debug, info, warn or error", false},
     {"join-token", AF_OPT_STR, &o_join_token, NULL, "one-time join token sent in READY", true},
@@ -93,12 +98,16 @@ int main(int argc, char **argv)
         bad = "heartbeat-ms";
     else if (af_config_hostport(o_metrics_listen, host, sizeof host, &port) < 0)
         bad = "metrics-listen";
-    else if (o_max_tokens < 1 || o_max_retries < 0 || o_max_retries > 10 || o_timeout_ms < 1 ||
-             o_max_body < 256)
-        bad = o_max_tokens < 1 ? "default-max-tokens" : o_max_retries < 0 || o_max_retries > 10
-                                                            ? "max-retries"
-                                                        : o_timeout_ms < 1 ? "upstream-timeout-ms"
-                                                                           : "max-body";
+    else if (o_max_tokens < 1)
+        bad = "default-max-tokens";
+    else if (o_max_retries < 0 || o_max_retries > 10)
+        bad = "max-retries";
+    else if (o_timeout_ms < 1)
+        bad = "upstream-timeout-ms";
+    else if (o_max_body < 256)
+        bad = "max-body";
+    else if (o_batch_us < 0 || o_batch_us > 100000)
+        bad = "send-batch-us";
     else if (*o_id && !af_id_valid(o_id, 63))
         bad = "id";
     if (bad) {
@@ -138,7 +147,8 @@ int main(int argc, char **argv)
         .anthropic_version = o_version, .default_model = o_model,
         .default_max_tokens = o_max_tokens, .max_retries = o_max_retries,
         .upstream_timeout_ms = o_timeout_ms, .retry_base_s = o_retry_base, .codec = codec,
-        .max_body = (size_t)o_max_body, .api_key = key, .join_token = o_join_token,
+        .max_body = (size_t)o_max_body, .send_batch_us = o_batch_us,
+        .upstream_delayed_ack = o_delayed_ack, .api_key = key, .join_token = o_join_token,
     };
     af_agent_t *agent = base ? af_agent_new(base, &ao) : NULL;
     struct event *sigterm = NULL, *sigint = NULL;

@@ -93,6 +93,11 @@ assert m["stop_reason"] == "end_turn" and m["stop_sequence"] is None, m
 assert m["usage"] == {"input_tokens": 4, "output_tokens": 4}, m["usage"]
 EOF
 [ -n "$(header request-id)" ] || af_fail "no request-id header"
+# What the client sent, for tests of clients: body and version, never the key.
+curl -sf "$base/_last" >"$AF_TMP/last"
+af_eq "$(jget '(j["path"], j["headers"]["anthropic-version"], j["body"]["system"], j["body"]["messages"][0]["content"])' <"$AF_TMP/last")" \
+  "('/v1/messages', '2023-06-01', 'be brief', 'hello there')" "/_last"
+grep -q test-key "$AF_TMP/last" && af_fail "/_last leaks the key"
 
 # Array content, an assistant turn, filler words; last *user* message is echoed.
 code=$(post '{"model":"m","max_tokens":50,"messages":[{"role":"user","content":[{"type":"text","text":"first"},{"type":"text","text":"second part"}]},{"role":"assistant","content":"ok"},{"role":"user","content":[{"type":"text","text":"again [[words:3]]"}]}]}')
@@ -142,6 +147,7 @@ grep -q '"stop_reason":"max_tokens"' "$AF_TMP/body" || af_fail "truncated stream
 
 # ---- faults by marker --------------------------------------------------------------------
 curl -sf -X POST "$base/_reset" >/dev/null
+af_eq "$(curl -s -o /dev/null -w '%{http_code}' "$base/_last")" 404 "/_reset forgets /_last"
 for f in 400:invalid_request_error 403:permission_error 404:not_found_error 429:rate_limit_error 500:api_error 529:overloaded_error; do
   code=$(post "$(msg "x [[fault:${f%%:*}]]")")
   af_eq "$code" "${f%%:*}" "marker fault ${f%%:*}"

@@ -28,6 +28,8 @@
 /* Hung requests and slow streams stay open until the client goes away; evhttp's
  * default 50 s read timeout would cut them. */
 #define S_IDLE_TIMEOUT_S 3600
+/* GET /_last keeps at most this much of the last request body. */
+#define S_LAST_MAX (1024 * 1024)
 
 struct fa_server_t {
     struct event_base *base;
@@ -37,6 +39,7 @@ struct fa_server_t {
     fa_knobs_t knobs;
     fa_stats_t stats;
     fa_env_t env;
+    cJSON *last; /* what GET /_last shows: the last authenticated API request */
 };
 
 static const char *s_method_name(enum evhttp_cmd_type m)
@@ -86,6 +89,32 @@ static const char *s_api_key(struct evkeyvalq *in)
     return NULL;
 }
 
+/* Remembers an authenticated API request for GET /_last (the key is left out). */
+static void s_remember(fa_server_t *self, struct evkeyvalq *in, const char *path,
+                       const char *data, size_t len)
+{
+    static const char *const names[] = {"anthropic-version", "anthropic-beta", "content-type",
+                                        "user-agent", NULL};
+    cJSON *last = cJSON_CreateObject();
+    if (!last)
+        return;
+    cJSON_AddStringToObject(last, "path", path);
+    cJSON *headers = cJSON_AddObjectToObject(last, "headers");
+    for (const char *const *n = names; *n; n++) {
+        const char *v = evhttp_find_header(in, *n);
+        if (v)
+            cJSON_AddStringToObject(headers, *n, v);
+    }
+    cJSON *body = len <= S_LAST_MAX ? cJSON_ParseWithLength(data, len) : NULL;
+    if (body)
+        cJSON_AddItemToObject(last, "body", body);
+    else
+        cJSON_AddNullToObject(last, "body");
+    cJSON_AddNumberToObject(last, "body_bytes", (double)len);
+    cJSON_Delete(self->last);
+    self->last = last;
+}
+
 static void s_messages(fa_server_t *self, struct evhttp_request *req, const char *path,
                        uint64_t t0)
 {
@@ -106,6 +135,8 @@ static void s_messages(fa_server_t *self, struct evhttp_request *req, const char
     }
     struct evbuffer *body = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(body);
+    const char *data = len ? (const char *)evbuffer_pullup(body, -1) : "";
+    s_remember(self, in, path, data, len);
     char err[512];
     fa_request_t *r = NULL;
     if (len > (size_t)S_MAX_BODY) {
@@ -115,7 +146,7 @@ static void s_messages(fa_server_t *self, struct evhttp_request *req, const char
     if (len == 0)
         snprintf(err, sizeof err, "request body is empty; expected a JSON object");
     else
-        r = fa_request_decode((const char *)evbuffer_pullup(body, -1), len, err, sizeof err);
+        r = fa_request_decode(data, len, err, sizeof err);
     if (!r) {
         s_api_error(self, req, path, t0, 400, err);
         return;
@@ -180,6 +211,7 @@ static const s_route_t s_routes[] = {
     {"/_config", EVHTTP_REQ_POST, S_ADMIN},
     {"/_stats", EVHTTP_REQ_GET, S_ADMIN},
     {"/_reset", EVHTTP_REQ_POST, S_ADMIN},
+    {"/_last", EVHTTP_REQ_GET, S_ADMIN},
 };
 
 static void s_route(struct evhttp_request *req, void *arg)
@@ -229,8 +261,15 @@ static void s_route(struct evhttp_request *req, void *arg)
         s_config(self, req);
     else if (!strcmp(route->path, "/_stats"))
         s_stats(self, req);
-    else {
+    else if (!strcmp(route->path, "/_last")) {
+        if (self->last)
+            af_http_reply_json(req, 200, self->last);
+        else
+            af_http_reply_error(req, 404, "not_found_error", "no API request yet");
+    } else {
         fa_stats_reset(&self->stats);
+        cJSON_Delete(self->last);
+        self->last = NULL;
         af_info("stats reset");
         s_stats(self, req);
     }
@@ -291,6 +330,7 @@ void fa_server_destroy(fa_server_t **self_p)
     fa_exchange_close_all(&self->env);
     if (self->http)
         evhttp_free(self->http);
+    cJSON_Delete(self->last);
     free(self);
     *self_p = NULL;
 }

@@ -1,6 +1,6 @@
 /* The fake's HTTP surface on evhttp: POST /v1/messages (header and body checks,
- * fault selection, then an exchange), the test-only GET/POST /_config, GET /_stats,
- * POST /_reset; anything else a 404 or 405 with the API's error body. */
+ * fault selection, then an exchange), the test-only /_config, /_stats, /_last and
+ * /_reset; anything else a 404 or 405 with the API's error body. */
 #ifndef FA_SERVER_H
 #define FA_SERVER_H
 

@@ -49,6 +49,9 @@ typedef struct {
     cJSON *last_ok;       /* last OK on the gateway link */
     char last_ok_req[64];
     const char *fake;
+    const char *welcome_key; /* sent as api_key in WELCOME when set */
+    int refusals;            /* ERRORs for refused frames (req "-" or "bad1") */
+    char last_refusal[64];
     int failures;
 } h_t;
 
@@ -168,6 +171,8 @@ static void h_on_manager(h_t *h, af_msg_t *msg)
         cJSON_AddNumberToObject(b, "heartbeat_ms", 200);
         cJSON *g = cJSON_AddArrayToObject(b, "gateways");
         cJSON_AddItemToArray(g, cJSON_CreateString(h->gw_endpoint));
+        if (h->welcome_key)
+            cJSON_AddStringToObject(b, "api_key", h->welcome_key);
         h_send(h, h->mgr, "WELCOME", msg->req, b);
         h->registered = true;
     } else if (!strcmp(msg->verb, "HEARTBEAT")) {
@@ -201,6 +206,12 @@ static void h_on_gateway(h_t *h, af_msg_t *msg)
         cJSON_Delete(h->last_ok);
         h->last_ok = cJSON_Duplicate(msg->body, 1);
         snprintf(h->last_ok_req, sizeof h->last_ok_req, "%s", msg->req);
+        return;
+    }
+    if (!strcmp(msg->verb, "ERROR") && (!strcmp(msg->req, "-") || !strcmp(msg->req, "bad1"))) {
+        const char *code = af_msg_str(msg, "code");
+        snprintf(h->last_refusal, sizeof h->last_refusal, "%s", code ? code : "?");
+        h->refusals++;
         return;
     }
     int i = h_index(msg->req);
@@ -424,6 +435,62 @@ static void sc_streams(h_t *h, int n, int capacity)
     h_wait(h, p_ended, &k, 3000);
     H_CHECK(h, !strcmp(h->chats[500].error, "not_found"), "other user's SESSION_GET: '%s'",
             h->chats[500].error);
+    /* Stateless Messages API form: system passed through, no session kept. */
+    {
+        int k2 = 300;
+        cJSON *b2 = cJSON_CreateObject();
+        cJSON_AddStringToObject(b2, "session_id", "");
+        cJSON_AddStringToObject(b2, "user", "alice");
+        cJSON_AddStringToObject(b2, "system", "be brief");
+        cJSON_AddItemToObject(b2, "messages",
+                              cJSON_Parse("[{\"role\":\"user\",\"content\":\"one\"},"
+                                          "{\"role\":\"assistant\",\"content\":\"two\"},"
+                                          "{\"role\":\"user\",\"content\":\"three\"}]"));
+        cJSON_AddNumberToObject(b2, "max_tokens", 64);
+        h_send(h, h->gw, "CHAT", "c300", b2);
+        h_wait(h, p_ended, &k2, 5000);
+        H_CHECK(h, !strcmp(h_content(&h->chats[300]), "You said: three"),
+                "stateless CHAT: '%s' (%s)", h_content(&h->chats[300]), h->chats[300].error);
+        /* input tokens: system (2) + messages (3) words */
+        H_CHECK(h, h_usage(&h->chats[300], "input_tokens") == 5, "stateless input_tokens=%ld",
+                h_usage(&h->chats[300], "input_tokens"));
+        printf("stateless CHAT: '%s' in=%ld\n", h_content(&h->chats[300]),
+               h_usage(&h->chats[300], "input_tokens"));
+    }
+    /* Bad requests get invalid_request naming the field, and no upstream call. */
+    {
+        const char *bad[] = {"{\"session_id\":\"se_0\",\"user\":\"alice\"}",
+                             "{\"session_id\":\"se_0\",\"user\":\"alice\",\"message\":\"x\",\"temperature\":7}",
+                             "{\"session_id\":\"se_0\",\"user\":\"alice\",\"message\":\"x\",\"max_tokens\":0}",
+                             "{\"session_id\":\"bad id!\",\"user\":\"alice\",\"message\":\"x\"}",
+                             "{\"session_id\":\"se_0\",\"message\":\"x\"}"};
+        double before = h_stat(h, "requests");
+        for (int q = 0; q < 5; q++) {
+            char rq[16];
+            int k3 = 310 + q;
+            snprintf(rq, sizeof rq, "c%d", k3);
+            h_send(h, h->gw, "CHAT", rq, cJSON_Parse(bad[q]));
+            h_wait(h, p_ended, &k3, 3000);
+            H_CHECK(h, !strcmp(h->chats[k3].error, "invalid_request"), "bad CHAT %d: '%s'", q,
+                    h->chats[k3].done ? "DONE" : h->chats[k3].error);
+        }
+        H_CHECK(h, h_stat(h, "requests") == before, "bad CHATs reached the upstream");
+    }
+    /* A frame set with another tag is refused with an ERROR and counted. */
+    {
+        zmsg_t *z = zmsg_new();
+        zmsg_addmem(z, h->agent_id, strlen(h->agent_id));
+        zmsg_addstr(z, "AF9");
+        zmsg_addstr(z, "CHAT");
+        zmsg_addstr(z, "{\"req\":\"bad1\"}");
+        zmsg_send(&z, h->gw);
+        uint64_t until = af_now_ns() + 3000000000ull;
+        while (!h->refusals && af_now_ns() < until)
+            h_pump(h, 50);
+        H_CHECK(h, !strcmp(h->last_refusal, "bad_tag"), "bad tag: refusal '%s'", h->last_refusal);
+        double refused = h_metric(h, "af_protocol_refused_total{reason=\"bad_tag\"}");
+        H_CHECK(h, refused == 1, "af_protocol_refused_total{bad_tag}=%.0f", refused);
+    }
     double active = h_metric(h, "agent_active_sessions");
     double out_tokens = h_metric(h, "agent_tokens_total{direction=\"output\"}");
     printf("metrics: agent_active_sessions=%.0f agent_tokens_total{output}=%.0f\n", active, out_tokens);
@@ -524,6 +591,19 @@ static void sc_faults(h_t *h)
             int nm = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "messages"));
             H_CHECK(h, nm == 0, "midstream: partial turn entered history (%d messages)", nm);
         }
+    }
+    /* retry-after is honoured: a 429 saying "1" delays the retry by >= 1 s
+     * (the backoff alone would be ~50 ms here). */
+    {
+        h_config(h, "{\"fault\":\"429\",\"fault_count\":1,\"retry_after\":1}");
+        uint64_t t0 = af_now_ns();
+        h_run_chat(h, 39, "se_after", "wait for it", true, 10000);
+        double ms = (double)(af_now_ns() - t0) / 1e6;
+        printf("fault 429 retry-after 1 -> %s after %.0f ms\n",
+               h->chats[39].done ? "DONE" : h->chats[39].error, ms);
+        H_CHECK(h, h->chats[39].done && ms >= 1000 && ms < 3000,
+                "retry-after: %s after %.0f ms, want DONE after >= 1000 ms",
+                h->chats[39].done ? "DONE" : h->chats[39].error, ms);
     }
     /* A timeout on every attempt: `timeout` after 1 + 3 retries. */
     h_config(h, "{\"fault\":\"hang\",\"fault_count\":0}");
@@ -645,6 +725,8 @@ int main(int argc, char **argv)
             n = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--capacity"))
             capacity = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--welcome-key"))
+            h->welcome_key = argv[i + 1];
     }
     if (!mport || !gport || !h->fake || n < 1 || n + 2 >= 500) {
         fprintf(stderr, "usage: %s --scenario NAME --manager-port N --gateway-port N --fake URL\n",

@@ -44,6 +44,7 @@ typedef struct {
     int readies, byes, heartbeats;
     cJSON *last_ready;
     char bye_reason[64];
+    char mgr_ok_req[64];
     bool answer_manager;  /* false: play a dead manager */
     h_chat_t chats[H_MAX_CHATS];
     cJSON *last_ok;       /* last OK on the gateway link */
@@ -182,6 +183,8 @@ static void h_on_manager(h_t *h, af_msg_t *msg)
                    cJSON_Parse("{\"code\":\"not_registered\",\"message\":\"who are you\"}"));
         else
             h_send(h, h->mgr, "HEARTBEAT", msg->req, NULL);
+    } else if (!strcmp(msg->verb, "OK")) {
+        snprintf(h->mgr_ok_req, sizeof h->mgr_ok_req, "%s", msg->req);
     } else if (!strcmp(msg->verb, "BYE")) {
         h->byes++;
         const char *r = af_msg_str(msg, "reason");
@@ -701,6 +704,44 @@ static void sc_reregister(h_t *h)
             cJSON_GetArraySize(s));
     const cJSON *key = cJSON_GetObjectItemCaseSensitive(h->last_ready, "api_key");
     H_CHECK(h, key == NULL, "READY carries an api_key");
+    /* DRAIN from the manager: OK, the stream in flight finishes, BYE drained. */
+    h_chat(h, 4, "se_r1", "alice", "last words [[words:20]] [[tps:40]]", true);
+    int i4 = 4;
+    h_wait(h, p_deltas, &i4, 5000);
+    h_send(h, h->mgr, "DRAIN", "m1", NULL);
+    h_wait(h, p_ended, &i4, 5000);
+    h_wait(h, p_bye, NULL, 5000);
+    printf("DRAIN: OK=%s, in-flight stream %s, BYE reason=%s\n", h->mgr_ok_req,
+           h->chats[4].done ? "DONE" : h->chats[4].error, h->bye_reason);
+    H_CHECK(h, !strcmp(h->mgr_ok_req, "m1"), "DRAIN got no OK");
+    H_CHECK(h, h->chats[4].done != NULL, "stream in flight at DRAIN: %s", h->chats[4].error);
+    H_CHECK(h, !strcmp(h->bye_reason, "drained"), "BYE reason '%s'", h->bye_reason);
+}
+
+/* SHUTDOWN from the manager: the stream in flight ends with ERROR cancelled at
+ * once, the upstream transfer is aborted, the agent says BYE and exits. */
+static void sc_shutdown(h_t *h)
+{
+    h_fake(h, "/_reset", "{}");
+    h_chat(h, 1, "se_s", "alice", "long one [[words:300]] [[tps:20]]", true);
+    int i1 = 1;
+    h_wait(h, p_deltas, &i1, 5000);
+    uint64_t t0 = af_now_ns();
+    h_send(h, h->mgr, "SHUTDOWN", "m2", NULL);
+    h_wait(h, p_ended, &i1, 3000);
+    double ms = (double)(af_now_ns() - t0) / 1e6;
+    h_wait(h, p_bye, NULL, 3000);
+    double aborted = 0;
+    for (int k = 0; k < 40 && aborted < 1; k++) {
+        usleep(50000);
+        aborted = h_stat(h, "aborted");
+    }
+    printf("SHUTDOWN: stream -> %s after %.0f ms; BYE reason=%s; fake aborted=%.0f\n",
+           h->chats[1].done ? "DONE" : h->chats[1].error, ms, h->bye_reason, aborted);
+    H_CHECK(h, !strcmp(h->chats[1].error, "cancelled") && ms < 1000,
+            "SHUTDOWN: stream %s after %.0f ms", h->chats[1].done ? "DONE" : h->chats[1].error, ms);
+    H_CHECK(h, !strcmp(h->bye_reason, "shutdown"), "BYE reason '%s'", h->bye_reason);
+    H_CHECK(h, aborted == 1, "fake aborted=%.0f", aborted);
 }
 
 int main(int argc, char **argv)
@@ -765,6 +806,8 @@ int main(int argc, char **argv)
         sc_drain(h, agent);
     else if (!strcmp(scenario, "reregister"))
         sc_reregister(h);
+    else if (!strcmp(scenario, "shutdown"))
+        sc_shutdown(h);
     else {
         fprintf(stderr, "harness: unknown scenario %s\n", scenario);
         return 2;

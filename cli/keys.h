@@ -1,0 +1,39 @@
+/* The gateway's API keys file from the operator's side (`fleetctl keys`): one
+ * "sha256hex user role" line per key and '#' comments, never a key itself.
+ * A key's id is the first 12 hex digits of its hash. The gateway re-reads the
+ * file when it changes, so adding or revoking needs no restart. Writes are
+ * atomic (temp file + rename) and keep the file 0600. */
+#ifndef AF_CLI_KEYS_H
+#define AF_CLI_KEYS_H
+
+#include <stddef.h>
+
+#define AF_CLI_KEY_ID_LEN 12
+
+typedef struct {
+    char hash[65];
+    char user[64];
+    char role[8];
+} af_cli_key_t;
+
+/* Reads every entry (comments and blank lines skipped). Returns the count and a
+ * malloc'd array in *out (caller frees), 0 for a missing file, or -1 with
+ * "line N: why" in err. */
+int af_cli_keys_read(const char *path, af_cli_key_t **out, char *err, size_t errlen);
+
+/* Makes a new random key ("afk_" + 43 URL-safe characters) for user/role,
+ * appends its hash line (file created 0600 if missing) and writes the key to
+ * key_out (needs 64 bytes): the only place it ever appears. Returns 0 / -1. */
+int af_cli_keys_add(const char *path, const char *user, const char *role, char *key_out,
+                    size_t keylen, char *err, size_t errlen);
+
+/* Removes the entries whose hash starts with id (at least 8 hex digits, must
+ * match exactly one key) or, when id is NULL, every key of user. Returns the
+ * number removed (>= 1) or -1 with a reason (none matched, ambiguous id). */
+int af_cli_keys_revoke(const char *path, const char *id, const char *user, char *err,
+                       size_t errlen);
+
+/* SHA-256 of key as 64 lowercase hex + NUL (same as the gateway). */
+void af_cli_keys_hash(const char *key, char hex[65]);
+
+#endif

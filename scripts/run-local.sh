@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# `make run`: prepares var/ (JWT secret, TLS pair, API keys file, env file) and
+# runs the whole stack under supervisord in the foreground: manager (process
+# provider, 10 pool agents), autoscaler, gateway on :8080/:8443, and
+# bin/fake-anthropic as the upstream unless ANTHROPIC_API_KEY is set. Ctrl-C
+# (or SIGTERM) stops every program and every agent.
+#
+# Environment: AF_VAR (default <repo>/var) holds state and logs; an existing
+# $AF_VAR/agentfleet.env is kept (edit it to change ports or options).
+# AF_RUN_PREPARE_ONLY=1 prepares var/ and exits (scripts/deploy, tests).
+set -euo pipefail
+
+AF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+AF_VAR="${AF_VAR:-$AF_ROOT/var}"
+mkdir -p "$AF_VAR"
+AF_VAR="$(cd "$AF_VAR" && pwd)"
+AF_ENV_FILE="$AF_VAR/agentfleet.env"
+export AF_ROOT AF_VAR AF_ENV_FILE
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'run-local: %s\n' "$*" >&2; exit 1; }
+
+for b in gateway manager autoscaler agentd fake-anthropic fleetctl; do
+  [ -x "$AF_ROOT/bin/$b" ] || die "bin/$b is missing: build first (make run does)"
+done
+command -v supervisord >/dev/null || die "supervisord is not installed (make deps)"
+command -v openssl >/dev/null || die "openssl is not installed (make deps)"
+
+# ---- var/ -------------------------------------------------------------------
+umask 077
+mkdir -p "$AF_VAR/log" "$AF_VAR/run" "$AF_VAR/tls"
+if [ ! -s "$AF_VAR/jwt.secret" ]; then
+  openssl rand -hex 32 >"$AF_VAR/jwt.secret"
+  say "created $AF_VAR/jwt.secret (HS256 secret for JWTs)"
+fi
+if [ ! -s "$AF_VAR/tls/gateway.crt" ] || [ ! -s "$AF_VAR/tls/gateway.key" ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \
+    -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$AF_VAR/tls/gateway.key" -out "$AF_VAR/tls/gateway.crt" 2>/dev/null \
+    || die "openssl could not make the TLS pair"
+  say "created $AF_VAR/tls/gateway.{crt,key} (self-signed, localhost)"
+fi
+[ -e "$AF_VAR/api-keys" ] || : >"$AF_VAR/api-keys"
+if [ ! -s "$AF_ENV_FILE" ]; then
+  cp "$AF_ROOT/deploy/agentfleet.env.example" "$AF_ENV_FILE"
+  say "created $AF_ENV_FILE (edit it to change ports and options)"
+fi
+
+# The upstream: the real API when a key is given, else the fake.
+set -a
+# shellcheck disable=SC1090
+. "$AF_ENV_FILE"
+set +a
+if [ -n "${ANTHROPIC_API_KEY:-}" ]; then
+  printf '%s\n' "$ANTHROPIC_API_KEY" >"$AF_VAR/anthropic.key"
+  unset ANTHROPIC_API_KEY ANTHROPIC_BASE_URL
+  export AF_FAKE_ANTHROPIC_AUTOSTART=false
+  upstream="https://api.anthropic.com (ANTHROPIC_API_KEY)"
+else
+  # The fake accepts any non-empty key; agents still need one to send.
+  printf 'sk-ant-local-fake\n' >"$AF_VAR/anthropic.key"
+  export ANTHROPIC_BASE_URL="http://${AF_FAKE_ANTHROPIC_LISTEN:-127.0.0.1:8090}"
+  export AF_FAKE_ANTHROPIC_AUTOSTART=true
+  upstream="bin/fake-anthropic on $ANTHROPIC_BASE_URL"
+fi
+umask 022
+
+# Check each daemon's configuration before supervisord restarts it in a loop.
+for d in gateway manager autoscaler; do
+  out=$("$AF_ROOT/deploy/af-exec" "$d" --check-config 2>&1) || die "$d: $out"
+done
+
+http="${AF_GATEWAY_LISTEN:-127.0.0.1:8080}"
+https="${AF_GATEWAY_TLS_LISTEN:-}"
+export FLEET_URL="http://$http"
+
+if [ -n "${AF_RUN_PREPARE_ONLY:-}" ]; then
+  say "prepared $AF_VAR"
+  exit 0
+fi
+
+# ---- run --------------------------------------------------------------------
+conf="$AF_ROOT/deploy/supervisord.conf"
+if [ -S "$AF_VAR/run/supervisor.sock" ] && supervisorctl -c "$conf" pid >/dev/null 2>&1; then
+  die "a supervisord already runs for $AF_VAR (supervisorctl -c deploy/supervisord.conf shutdown)"
+fi
+say "starting agentfleet under supervisord (logs in $AF_VAR/log, upstream: $upstream)"
+supervisord -c "$conf" &
+sv=$!
+stopping=0
+on_signal() {
+  stopping=1
+  kill -TERM "$sv" 2>/dev/null || true
+}
+trap on_signal INT TERM
+
+ready=0
+for _ in $(seq 1 600); do
+  kill -0 "$sv" 2>/dev/null || break
+  [ "$stopping" = 1 ] && break
+  if curl -fsS -o /dev/null "http://$http/readyz" 2>/dev/null; then ready=1; break; fi
+  sleep 0.1
+done
+
+if [ "$ready" = 1 ]; then
+  fleetctl="$AF_ROOT/bin/fleetctl"
+  cat <<EOF
+
+agentfleet is up: $FLEET_URL${https:+ and https://$https (self-signed: curl -k)}
+  metrics:  http://$http/metrics  http://${AF_MANAGER_METRICS_LISTEN:-127.0.0.1:9101}/metrics  http://${AF_AUTOSCALER_METRICS_LISTEN:-127.0.0.1:9102}/metrics
+  logs:     $AF_VAR/log/   control: supervisorctl -c deploy/supervisord.conf status
+
+In another terminal:
+  export AF_VAR=$AF_VAR FLEET_URL=$FLEET_URL
+  export FLEET_TOKEN=\$($fleetctl token --user alice --role admin)
+  curl -s -H "Authorization: Bearer \$FLEET_TOKEN" $FLEET_URL/v1/chat \\
+       -d '{"message":"Hello, Claude"}'
+  $fleetctl agents list
+  $fleetctl chat          # type a line, watch the tokens stream; Ctrl-D ends
+
+Ctrl-C here stops everything.
+EOF
+elif [ "$stopping" = 0 ] && kill -0 "$sv" 2>/dev/null; then
+  say "run-local: the gateway is not ready after 60 s; see $AF_VAR/log/*.log" >&2
+fi
+
+rc=0
+while kill -0 "$sv" 2>/dev/null; do
+  wait "$sv" || rc=$?
+done
+wait "$sv" 2>/dev/null || true
+
+# Nothing may outlive us: agents are the manager's children (own process
+# groups), which it stops on a clean exit. Report and clean up any straggler.
+left=$(pgrep -f "^$AF_ROOT/bin/agentd .*--manager ${AF_MANAGER_LISTEN:-tcp://127.0.0.1:5550}( |$)" || true)
+if [ -n "$left" ]; then
+  say "run-local: WARNING: agent processes outlived the manager: $(echo $left); stopping them" >&2
+  for p in $left; do kill -TERM "$p" 2>/dev/null || true; done
+  rc=1
+fi
+say "agentfleet stopped"
+if [ "$stopping" = 1 ]; then exit 0; fi
+exit "$rc"

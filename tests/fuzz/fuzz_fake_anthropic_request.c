@@ -5,11 +5,11 @@
  * Invariants checked: a decoded request is well-formed, the reply's segments add
  * up to its text, its word count is what the token model says and never exceeds
  * max_tokens. */
-#include "../fakes/anthropic/knobs.c"
-#include "../fakes/anthropic/reply.c"
-#include "../fakes/anthropic/request.c"
-#include "../fakes/anthropic/wire.c"
-#include "../fakes/anthropic/words.c"
+#include "../fakes/anthropic/knobs.c"   // NOLINT(bugprone-suspicious-include)
+#include "../fakes/anthropic/reply.c"   // NOLINT(bugprone-suspicious-include)
+#include "../fakes/anthropic/request.c" // NOLINT(bugprone-suspicious-include)
+#include "../fakes/anthropic/wire.c"    // NOLINT(bugprone-suspicious-include)
+#include "../fakes/anthropic/words.c"   // NOLINT(bugprone-suspicious-include)
 
 #include <assert.h>
 #include <event2/buffer.h>

@@ -31,16 +31,16 @@ typedef enum { S_WAITING, S_STREAMING, S_HANGING } s_phase_t;
 
 struct fa_exchange_t {
     fa_env_t *env;
-    struct evhttp_request *req;        /* evhttp's; ours only once detached by a close */
+    struct evhttp_request *req; /* evhttp's; ours only once detached by a close */
     struct evhttp_connection *evcon;
     struct event *timer;
-    struct event *watch;               /* readable socket: did the client leave? */
+    struct event *watch; /* readable socket: did the client leave? */
     fa_request_t *request;
     fa_reply_t *reply;
     fa_fault_t fault;
     s_phase_t phase;
-    size_t sent;     /* segments streamed so far */
-    size_t stop_at;  /* segments to stream before ending (midstream: before the error) */
+    size_t sent;    /* segments streamed so far */
+    size_t stop_at; /* segments to stream before ending (midstream: before the error) */
     long interval_us;
     int status;
     uint64_t t0;
@@ -136,15 +136,23 @@ static void s_finish_error(fa_exchange_t *ex, int status, const char *message)
 static const char *s_fault_message(int status)
 {
     switch (status) {
-    case 400: return "Injected fault: invalid request";
-    case 401: return "invalid x-api-key";
-    case 403: return "Your API key does not have permission to use the specified resource.";
-    case 404: return "The requested resource could not be found.";
-    case 413: return "Request exceeds the maximum allowed number of bytes.";
-    case 429: return "Number of request tokens has exceeded your per-minute rate limit";
-    case 529: return "Overloaded";
+    case 400:
+        return "Injected fault: invalid request";
+    case 401:
+        return "invalid x-api-key";
+    case 403:
+        return "Your API key does not have permission to use the specified resource.";
+    case 404:
+        return "The requested resource could not be found.";
+    case 413:
+        return "Request exceeds the maximum allowed number of bytes.";
+    case 429:
+        return "Number of request tokens has exceeded your per-minute rate limit";
+    case 529:
+        return "Overloaded";
     case 500:
-    default: return "Internal server error";
+    default:
+        return "Internal server error";
     }
 }
 
@@ -284,10 +292,11 @@ static void s_begin(fa_exchange_t *ex)
         }
         break;
     case FA_FAULT_NONE:
-    default: break;
+    default:
+        break;
     }
-    ex->reply = fa_reply_new(ex->request->last_user_text, s_reply_words(ex),
-                             ex->request->max_tokens);
+    ex->reply =
+        fa_reply_new(ex->request->last_user_text, s_reply_words(ex), ex->request->max_tokens);
     if (!ex->reply) {
         s_finish_error(ex, 500, "out of memory");
         return;
@@ -348,8 +357,7 @@ int fa_exchange_start(fa_env_t *env, struct evhttp_request *req, fa_request_t **
             event_add(ex->watch, NULL);
     }
 
-    long latency = ex->request->latency_ms >= 0 ? ex->request->latency_ms
-                                                : env->knobs->latency_ms;
+    long latency = ex->request->latency_ms >= 0 ? ex->request->latency_ms : env->knobs->latency_ms;
     struct timeval tv = {latency / 1000, (latency % 1000) * 1000};
     evtimer_add(ex->timer, &tv);
     return 0;

@@ -39,11 +39,19 @@ int fa_fault_parse(const char *text, fa_fault_t *out)
 const char *fa_fault_name(fa_fault_t f, char *buf, size_t len)
 {
     switch (f.kind) {
-    case FA_FAULT_STATUS: snprintf(buf, len, "%d", f.status); break;
-    case FA_FAULT_MIDSTREAM: snprintf(buf, len, "midstream"); break;
-    case FA_FAULT_HANG: snprintf(buf, len, "hang"); break;
+    case FA_FAULT_STATUS:
+        snprintf(buf, len, "%d", f.status);
+        break;
+    case FA_FAULT_MIDSTREAM:
+        snprintf(buf, len, "midstream");
+        break;
+    case FA_FAULT_HANG:
+        snprintf(buf, len, "hang");
+        break;
     case FA_FAULT_NONE:
-    default: snprintf(buf, len, "none"); break;
+    default:
+        snprintf(buf, len, "none");
+        break;
     }
     return buf;
 }
@@ -128,8 +136,9 @@ static int s_apply_one(fa_knobs_t *k, const cJSON *item, char *err, size_t errle
         } else if (cJSON_IsNull(item))
             text = "none";
         if (fa_fault_parse(text, &k->fault) < 0) {
-            snprintf(err, errlen,
-                     "fault: must be none, 400, 401, 403, 404, 413, 429, 500, 529, midstream or hang");
+            snprintf(
+                err, errlen,
+                "fault: must be none, 400, 401, 403, 404, 413, 429, 500, 529, midstream or hang");
             return -1;
         }
         k->fault_left = k->fault_count;

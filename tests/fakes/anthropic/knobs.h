@@ -31,13 +31,13 @@ const char *fa_fault_name(fa_fault_t f, char *buf, size_t len);
 
 /* A plain record of values (no ownership inside). */
 typedef struct {
-    long latency_ms;     /* before the first byte of a /v1/messages reply */
-    long tokens_per_sec; /* pacing between streamed deltas; 0 = none */
-    long reply_words;    /* filler words appended to every reply */
-    fa_fault_t fault;    /* fault for the next requests */
-    long fault_count;    /* how many requests get `fault` (0 = all while set) */
-    long fault_left;     /* countdown for fault_count */
-    long retry_after;    /* seconds in retry-after on 429/529; 0 = no header */
+    long latency_ms;          /* before the first byte of a /v1/messages reply */
+    long tokens_per_sec;      /* pacing between streamed deltas; 0 = none */
+    long reply_words;         /* filler words appended to every reply */
+    fa_fault_t fault;         /* fault for the next requests */
+    long fault_count;         /* how many requests get `fault` (0 = all while set) */
+    long fault_left;          /* countdown for fault_count */
+    long retry_after;         /* seconds in retry-after on 429/529; 0 = no header */
     char api_key[FA_KEY_MAX]; /* "" = any non-empty key is accepted */
 } fa_knobs_t;
 

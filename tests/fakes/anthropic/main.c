@@ -15,7 +15,8 @@
 static const char s_summary[] =
     "Fake Anthropic Messages API for tests. POST /v1/messages answers \"You said: \" + the\n"
     "last user text + N filler words (w0 w1 ...); a token is a whitespace-separated word.\n"
-    "Markers in the last user message act per request: [[fault:429|529|500|403|...|midstream|hang]],\n"
+    "Markers in the last user message act per request: "
+    "[[fault:429|529|500|403|...|midstream|hang]],\n"
     "[[words:N]], [[tps:N]], [[latency:N]]. Knobs change at run time with POST /_config\n"
     "{\"fault\":\"529\",\"fault_count\":2,...}; GET /_config shows them; GET /_stats counts,\n"
     "POST /_reset zeroes the counters.";
@@ -33,14 +34,22 @@ int main(int argc, char **argv)
     fa_knobs_t knobs;
     fa_knobs_defaults(&knobs);
     af_opt_t opts[] = {
-        {"listen", AF_OPT_STR, &listen, "127.0.0.1:8090", "address to serve on (port 0: any)", false},
-        {"latency-ms", AF_OPT_INT, &knobs.latency_ms, "0", "delay before the first byte of a reply", false},
-        {"tokens-per-sec", AF_OPT_INT, &knobs.tokens_per_sec, "0", "stream pacing, deltas per second (0: no pacing)", false},
-        {"reply-words", AF_OPT_INT, &knobs.reply_words, "0", "filler words appended to each reply", false},
-        {"fault", AF_OPT_STR, &fault, "none", "none|400|401|403|404|413|429|500|529|midstream|hang", false},
-        {"fault-count", AF_OPT_INT, &knobs.fault_count, "0", "requests that get the fault, then none (0: all)", false},
-        {"retry-after", AF_OPT_INT, &knobs.retry_after, "1", "retry-after seconds on 429/529 (0: no header)", false},
-        {"api-key", AF_OPT_STR, &api_key, NULL, "the only key accepted (empty: any non-empty key)", true},
+        {"listen", AF_OPT_STR, &listen, "127.0.0.1:8090", "address to serve on (port 0: any)",
+         false},
+        {"latency-ms", AF_OPT_INT, &knobs.latency_ms, "0", "delay before the first byte of a reply",
+         false},
+        {"tokens-per-sec", AF_OPT_INT, &knobs.tokens_per_sec, "0",
+         "stream pacing, deltas per second (0: no pacing)", false},
+        {"reply-words", AF_OPT_INT, &knobs.reply_words, "0", "filler words appended to each reply",
+         false},
+        {"fault", AF_OPT_STR, &fault, "none", "none|400|401|403|404|413|429|500|529|midstream|hang",
+         false},
+        {"fault-count", AF_OPT_INT, &knobs.fault_count, "0",
+         "requests that get the fault, then none (0: all)", false},
+        {"retry-after", AF_OPT_INT, &knobs.retry_after, "1",
+         "retry-after seconds on 429/529 (0: no header)", false},
+        {"api-key", AF_OPT_STR, &api_key, NULL, "the only key accepted (empty: any non-empty key)",
+         true},
         {"log-level", AF_OPT_STR, &log_level, "info", "debug|info|warn|error", false},
         {0},
     };
@@ -60,8 +69,10 @@ int main(int argc, char **argv)
     } else
         af_log_set_level(level);
     if (fa_fault_parse(fault, &knobs.fault) < 0) {
-        fprintf(stderr, "error: --fault: '%s' is not none|400|401|403|404|413|429|500|529|"
-                        "midstream|hang\n", fault);
+        fprintf(stderr,
+                "error: --fault: '%s' is not none|400|401|403|404|413|429|500|529|"
+                "midstream|hang\n",
+                fault);
         bad = 1;
     }
     knobs.fault_left = knobs.fault_count;
@@ -96,8 +107,8 @@ int main(int argc, char **argv)
     sigint = evsignal_new(base, SIGINT, s_on_signal, base);
     if (!sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 || evsignal_add(sigint, NULL) < 0)
         goto done;
-    af_info("listen=%s port=%d fault=%s latency_ms=%ld tokens_per_sec=%ld reply_words=%ld",
-            listen, fa_server_port(server), fault, knobs.latency_ms, knobs.tokens_per_sec,
+    af_info("listen=%s port=%d fault=%s latency_ms=%ld tokens_per_sec=%ld reply_words=%ld", listen,
+            fa_server_port(server), fault, knobs.latency_ms, knobs.tokens_per_sec,
             knobs.reply_words);
     event_base_dispatch(base);
     exit_code = 0;

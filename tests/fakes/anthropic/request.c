@@ -19,8 +19,18 @@
 
 /* Documented fields the fake accepts without acting on them. */
 static const char *const s_ignored[] = {
-    "metadata", "stop_sequences", "top_p", "top_k", "tools", "tool_choice", "thinking",
-    "service_tier", "container", "mcp_servers", "context_management", NULL,
+    "metadata",
+    "stop_sequences",
+    "top_p",
+    "top_k",
+    "tools",
+    "tool_choice",
+    "thinking",
+    "service_tier",
+    "container",
+    "mcp_servers",
+    "context_management",
+    NULL,
 };
 
 static const char *const s_known[] = {
@@ -91,8 +101,10 @@ static int s_content(const cJSON *c, const char *path, long *words, s_text_t *ou
             return -1;
         }
         if (strcmp(type->valuestring, "text") != 0) {
-            snprintf(err, errlen, "%s.%d.type: content block type '%.32s' is not supported by "
-                     "this fake (only 'text')", path, i, type->valuestring);
+            snprintf(err, errlen,
+                     "%s.%d.type: content block type '%.32s' is not supported by "
+                     "this fake (only 'text')",
+                     path, i, type->valuestring);
             return -1;
         }
         if (!cJSON_IsString(text)) {
@@ -141,8 +153,7 @@ static int s_marker_long(const char *text, const char *name, long max, long *out
     char *end = NULL;
     long v = rc > 0 ? strtol(val, &end, 10) : -1;
     if (rc < 0 || end == val || *end || v < 0 || v > max) {
-        snprintf(err, errlen, "messages: marker [[%s:N]] needs an integer N in 0..%ld", name,
-                 max);
+        snprintf(err, errlen, "messages: marker [[%s:N]] needs an integer N in 0..%ld", name, max);
         return -1;
     }
     *out = v;
@@ -154,8 +165,10 @@ static int s_markers(fa_request_t *r, char *err, size_t errlen)
     const char *t = r->last_user_text;
     char val[32];
     int rc = s_marker(t, "fault", val, sizeof val);
-    if (rc < 0 || (rc > 0 && (fa_fault_parse(val, &r->fault) < 0 || r->fault.kind == FA_FAULT_NONE))) {
-        snprintf(err, errlen, "messages: marker [[fault:X]] needs X in 400, 401, 403, 404, 413, "
+    if (rc < 0 ||
+        (rc > 0 && (fa_fault_parse(val, &r->fault) < 0 || r->fault.kind == FA_FAULT_NONE))) {
+        snprintf(err, errlen,
+                 "messages: marker [[fault:X]] needs X in 400, 401, 403, 404, 413, "
                  "429, 500, 529, midstream, hang");
         return -1;
     }
@@ -195,8 +208,8 @@ static int s_messages(fa_request_t *r, const cJSON *msgs, char *err, size_t errl
             snprintf(err, errlen, "messages.%d.role: Field required", i);
             return -1;
         }
-        if (!cJSON_IsString(role) ||
-            (strcmp(role->valuestring, "user") && strcmp(role->valuestring, "assistant"))) {
+        if (!cJSON_IsString(role) || (strcmp(role->valuestring, "user") != 0 &&
+                                      strcmp(role->valuestring, "assistant") != 0)) {
             snprintf(err, errlen, "messages.%d.role: Input should be 'user' or 'assistant'", i);
             return -1;
         }
@@ -250,8 +263,8 @@ static int s_validate(fa_request_t *r, const cJSON *root, char *err, size_t errl
         snprintf(err, errlen, "max_tokens: Field required");
         return -1;
     }
-    if (!cJSON_IsNumber(mt) || mt->valuedouble != floor(mt->valuedouble) ||
-        mt->valuedouble < 1 || mt->valuedouble > 1e9) {
+    if (!cJSON_IsNumber(mt) || mt->valuedouble != floor(mt->valuedouble) || mt->valuedouble < 1 ||
+        mt->valuedouble > 1e9) {
         snprintf(err, errlen, "max_tokens: Input should be a positive integer");
         return -1;
     }

@@ -11,7 +11,7 @@
 
 /* A decoded request: a plain record owned by whoever decoded it. */
 typedef struct {
-    char *model;          /* heap */
+    char *model; /* heap */
     long max_tokens;
     bool stream;
     long input_tokens;    /* words of system + every message's text */

@@ -29,7 +29,7 @@
  * default 50 s read timeout would cut them. */
 #define S_IDLE_TIMEOUT_S 3600
 /* GET /_last keeps at most this much of the last request body. */
-#define S_LAST_MAX (1024 * 1024)
+#define S_LAST_MAX (1024UL * 1024)
 
 struct fa_server_t {
     struct event_base *base;
@@ -45,16 +45,26 @@ struct fa_server_t {
 static const char *s_method_name(enum evhttp_cmd_type m)
 {
     switch (m) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_TRACE: return "TRACE";
-    case EVHTTP_REQ_CONNECT: return "CONNECT";
-    case EVHTTP_REQ_PATCH: return "PATCH";
-    default: return "OTHER";
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_TRACE:
+        return "TRACE";
+    case EVHTTP_REQ_CONNECT:
+        return "CONNECT";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    default:
+        return "OTHER";
     }
 }
 
@@ -90,8 +100,8 @@ static const char *s_api_key(struct evkeyvalq *in)
 }
 
 /* Remembers an authenticated API request for GET /_last (the key is left out). */
-static void s_remember(fa_server_t *self, struct evkeyvalq *in, const char *path,
-                       const char *data, size_t len)
+static void s_remember(fa_server_t *self, struct evkeyvalq *in, const char *path, const char *data,
+                       size_t len)
 {
     static const char *const names[] = {"anthropic-version", "anthropic-beta", "content-type",
                                         "user-agent", NULL};
@@ -115,8 +125,7 @@ static void s_remember(fa_server_t *self, struct evkeyvalq *in, const char *path
     self->last = last;
 }
 
-static void s_messages(fa_server_t *self, struct evhttp_request *req, const char *path,
-                       uint64_t t0)
+static void s_messages(fa_server_t *self, struct evhttp_request *req, const char *path, uint64_t t0)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
     const char *key = s_api_key(in);
@@ -140,7 +149,8 @@ static void s_messages(fa_server_t *self, struct evhttp_request *req, const char
     char err[512];
     fa_request_t *r = NULL;
     if (len > (size_t)S_MAX_BODY) {
-        s_api_error(self, req, path, t0, 413, "Request exceeds the maximum allowed number of bytes.");
+        s_api_error(self, req, path, t0, 413,
+                    "Request exceeds the maximum allowed number of bytes.");
         return;
     }
     if (len == 0)
@@ -207,10 +217,8 @@ typedef struct {
 } s_route_t;
 
 static const s_route_t s_routes[] = {
-    {"/v1/messages", EVHTTP_REQ_POST, S_API},
-    {"/_config", EVHTTP_REQ_POST, S_ADMIN},
-    {"/_stats", EVHTTP_REQ_GET, S_ADMIN},
-    {"/_reset", EVHTTP_REQ_POST, S_ADMIN},
+    {"/v1/messages", EVHTTP_REQ_POST, S_API}, {"/_config", EVHTTP_REQ_POST, S_ADMIN},
+    {"/_stats", EVHTTP_REQ_GET, S_ADMIN},     {"/_reset", EVHTTP_REQ_POST, S_ADMIN},
     {"/_last", EVHTTP_REQ_GET, S_ADMIN},
 };
 
@@ -301,8 +309,8 @@ fa_server_t *fa_server_new(struct event_base *base, const char *listen, const fa
                                                EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                                EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(self->http, s_route, self);
-    struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(self->http, host,
-                                                                       (ev_uint16_t)port);
+    struct evhttp_bound_socket *bound =
+        evhttp_bind_socket_with_handle(self->http, host, (ev_uint16_t)port);
     if (!bound) {
         af_error("listen=%s error=\"cannot bind\"", listen);
         goto fail;

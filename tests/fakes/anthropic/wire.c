@@ -8,16 +8,25 @@
 const char *fa_wire_error_type(int status)
 {
     switch (status) {
-    case 400: return "invalid_request_error";
-    case 401: return "authentication_error";
-    case 403: return "permission_error";
-    case 404: return "not_found_error";
-    case 405: return "invalid_request_error";
-    case 413: return "request_too_large";
-    case 429: return "rate_limit_error";
-    case 529: return "overloaded_error";
+    case 400:
+        return "invalid_request_error";
+    case 401:
+        return "authentication_error";
+    case 403:
+        return "permission_error";
+    case 404:
+        return "not_found_error";
+    case 405:
+        return "invalid_request_error";
+    case 413:
+        return "request_too_large";
+    case 429:
+        return "rate_limit_error";
+    case 529:
+        return "overloaded_error";
     case 500:
-    default: return "api_error";
+    default:
+        return "api_error";
     }
 }
 
@@ -97,8 +106,7 @@ static cJSON *s_typed(const char *type)
     return j;
 }
 
-int fa_wire_stream_open(struct evbuffer *out, const char *id, const char *model,
-                        long input_tokens)
+int fa_wire_stream_open(struct evbuffer *out, const char *id, const char *model, long input_tokens)
 {
     cJSON *start = s_typed("message_start");
     /* The real API reports output_tokens 1 in message_start; the final count

@@ -24,8 +24,7 @@ cJSON *fa_wire_message(const char *id, const char *model, const char *text, size
 int fa_wire_sse(struct evbuffer *out, const char *name, const cJSON *data);
 
 /* The stream's opening: message_start, content_block_start and one ping. */
-int fa_wire_stream_open(struct evbuffer *out, const char *id, const char *model,
-                        long input_tokens);
+int fa_wire_stream_open(struct evbuffer *out, const char *id, const char *model, long input_tokens);
 /* One content_block_delta carrying a text_delta of text[0..len). */
 int fa_wire_stream_delta(struct evbuffer *out, const char *text, size_t len);
 /* The stream's end: content_block_stop, message_delta, message_stop. */

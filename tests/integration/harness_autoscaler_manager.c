@@ -180,6 +180,9 @@ int main(int argc, char **argv)
     zsock_set_linger(h.sock, 0);
     if (zsock_bind(h.sock, "%s", h.bind) < 0) {
         af_error("cannot bind %s", h.bind);
+        zsock_destroy(&h.sock);
+        event_base_free(h.base);
+        af_config_free(opts);
         return 1;
     }
     h.zev = af_zev_new(h.base, h.sock, s_on_message, &h, 0);
@@ -189,8 +192,14 @@ int main(int argc, char **argv)
     af_metrics_callback(reg, "hypercore_agent_active_count", "ready agents (harness fleet)",
                         AF_METRIC_GAUGE, s_metric_agents, &h);
     af_metrics_http_t *mh = af_metrics_http_new(h.base, reg, h.metrics_listen);
-    if (!mh)
+    if (!mh) {
+        af_metrics_destroy(&reg);
+        af_zev_destroy(&h.zev);
+        zsock_destroy(&h.sock);
+        event_base_free(h.base);
+        af_config_free(opts);
         return 1;
+    }
     struct event *sig = evsignal_new(h.base, SIGTERM, s_on_signal, h.base);
     struct event *sig2 = evsignal_new(h.base, SIGINT, s_on_signal, h.base);
     evsignal_add(sig, NULL);

@@ -12,6 +12,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 OPT      ?= -O2
+# Quiet by default (errors stand out); `make V=1` shows every command.
+Q         = $(if $(V),,@)
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -Icommon $(PKG_CFLAGS) -MMD -MP
 LDLIBS   += $(PKG_LIBS) -lm
 
@@ -58,50 +60,56 @@ deps:
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
 
 define LIB_RULE
 $(call libof,$(1)): $(call obj,$(call libsrc,$(1)))
 	@mkdir -p $$(@D)
-	$$(AR) rcs $$@ $$^
+	$(Q)$$(AR) rcs $$@ $$^
 endef
 $(foreach d,$(PROGDIRS),$(if $(call libsrc,$(d)),$(eval $(call LIB_RULE,$(d)))))
 
 define PROG_RULE
 $(BIN)/$(call progname,$(1)): $(call obj,$(1)/main.c) $(call libof,$(1)) $(COMMON_LIB)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	@$$(if $$(V),,echo "  LD      $$@")
+	$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach d,$(PROGDIRS),$(if $(wildcard $(d)/main.c),$(eval $(call PROG_RULE,$(d)))))
 
 # A test, fuzz target or bench named <kind>_<dir>_<what> links lib<dir>.a (one
 # of the daemons or cli) besides common, so a broken daemon does not stop the
 # other daemons' tests from building.
-ownerdir = $(firstword $(filter $(DAEMONS) cli,$(word 2,$(subst _, ,$(notdir $(1))))))
+# <kind>_fake_<name>_<what> links the fake's own lib (tests/fakes/<name>).
+ownerdir = $(if $(filter fake,$(word 2,$(subst _, ,$(notdir $(1))))),tests/fakes/$(word 3,$(subst _, ,$(notdir $(1)))),$(firstword $(filter $(DAEMONS) cli,$(word 2,$(subst _, ,$(notdir $(1)))))))
 ownerlib = $(if $(call ownerdir,$(1)),$(call libof,$(call ownerdir,$(1))))
 
 define UNIT_RULE
 $(BUILD)/tests/$(1): $(BUILD)/tests/unit/$(1).o $(call obj,$(UNIT_HELP)) $(call ownerlib,$(1)) $(COMMON_LIB)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lcmocka
+	@$$(if $$(V),,echo "  LD      $$@")
+	$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lcmocka
 endef
 $(foreach t,$(UNIT_SRC),$(eval $(call UNIT_RULE,$(basename $(notdir $(t))))))
 
 define INTEG_RULE
 $(BUILD)/tests/integration/$(1): $(BUILD)/tests/integration/$(1).o $(call ownerlib,$(1)) $(COMMON_LIB)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	@$$(if $$(V),,echo "  LD      $$@")
+	$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach t,$(INTEG_SRC),$(eval $(call INTEG_RULE,$(basename $(notdir $(t))))))
 
 define BENCH_RULE
 $(BUILD)/bench/$(1): $(BUILD)/bench/$(1).o $(call ownerlib,$(1)) $(COMMON_LIB)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	@$$(if $$(V),,echo "  LD      $$@")
+	$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach t,$(BENCH_SRC),$(eval $(call BENCH_RULE,$(basename $(notdir $(t))))))
 
@@ -142,7 +150,8 @@ fuzz-build: $(FUZZ_BINS)
 define FUZZ_RULE
 $(BUILD)/fuzz-bin/$(1): $(BUILD)/tests/fuzz/$(1).o $(call ownerlib,$(1)) $(COMMON_LIB)
 	@mkdir -p $$(@D)
-	$$(CC) -fsanitize=fuzzer,address,undefined -o $$@ $$^ $$(LDLIBS)
+	@$$(if $$(V),,echo "  LD      $$@")
+	$(Q)$$(CC) -fsanitize=fuzzer,address,undefined -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach t,$(FUZZ_SRC),$(eval $(call FUZZ_RULE,$(basename $(notdir $(t))))))
 

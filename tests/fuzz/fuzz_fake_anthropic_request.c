@@ -5,11 +5,13 @@
  * Invariants checked: a decoded request is well-formed, the reply's segments add
  * up to its text, its word count is what the token model says and never exceeds
  * max_tokens. */
-#include "../fakes/anthropic/knobs.c"   // NOLINT(bugprone-suspicious-include)
-#include "../fakes/anthropic/reply.c"   // NOLINT(bugprone-suspicious-include)
-#include "../fakes/anthropic/request.c" // NOLINT(bugprone-suspicious-include)
-#include "../fakes/anthropic/wire.c"    // NOLINT(bugprone-suspicious-include)
-#include "../fakes/anthropic/words.c"   // NOLINT(bugprone-suspicious-include)
+#include <stdlib.h>
+#include <string.h>
+#include "../fakes/anthropic/knobs.h"
+#include "../fakes/anthropic/reply.h"
+#include "../fakes/anthropic/request.h"
+#include "../fakes/anthropic/wire.h"
+#include "../fakes/anthropic/words.h"
 
 #include <assert.h>
 #include <event2/buffer.h>

@@ -8,12 +8,13 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "../fakes/anthropic/knobs.c"   // NOLINT(bugprone-suspicious-include)
-#include "../fakes/anthropic/reply.c"   // NOLINT(bugprone-suspicious-include)
-#include "../fakes/anthropic/request.c" // NOLINT(bugprone-suspicious-include)
-#include "../fakes/anthropic/words.c"   // NOLINT(bugprone-suspicious-include)
+#include "../fakes/anthropic/knobs.h"
+#include "../fakes/anthropic/reply.h"
+#include "../fakes/anthropic/request.h"
+#include "../fakes/anthropic/words.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static fa_request_t *s_decode(const char *json, char *err, size_t errlen)

@@ -3,6 +3,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -79,12 +80,30 @@ static void s_send(af_gw_req_t *r)
             r->session_id, r->attempts);
     if (r->session_id[0])
         af_route_store_del(r->gw->routes, r->session_id);
+    if (r->gw->pool)
+        af_pool_cache_drop(r->gw->pool, r->agent_id);
     if (r->attempts < MAX_ATTEMPTS && !r->path_agent) {
         s_place(r);
         return;
     }
     af_gw_reply_retry(r, 503, "overloaded_error", 1,
                       "agent %s is not connected to this gateway yet", r->agent_id);
+}
+
+static bool s_stateless(const af_gw_req_t *r) { return !r->session_id[0] && !r->path_agent; }
+
+/* PLACE refused a stateless call (e.g. capacity) while we still know a live
+ * pool agent: use it rather than fail. */
+static bool s_place_error(af_gw_req_t *r, const af_msg_t *err)
+{
+    (void)err;
+    if (!s_stateless(r) || !r->gw->pool ||
+        !af_pool_cache_any(r->gw->pool, af_now_ns(), r->agent_id))
+        return false;
+    r->mlink_handle = 0;
+    r->on_gone = NULL;
+    s_send(r);
+    return true;
 }
 
 static void s_place_ok(af_gw_req_t *r, const af_msg_t *ok)
@@ -101,6 +120,8 @@ static void s_place_ok(af_gw_req_t *r, const af_msg_t *ok)
     if (r->session_id[0])
         af_route_store_put(r->gw->routes, r->session_id, r->agent_id, r->owner);
     r->placed = true;
+    if (s_stateless(r) && r->gw->pool)
+        af_pool_cache_add(r->gw->pool, r->agent_id, af_now_ns());
     s_send(r);
 }
 
@@ -113,6 +134,7 @@ static void s_place(af_gw_req_t *r)
     if (r->session_id[0])
         cJSON_AddStringToObject(body, "session_id", r->session_id);
     r->on_manager_ok = s_place_ok;
+    r->on_manager_error = s_place_error;
     af_manager_call(r, "PLACE", body, 0);
 }
 
@@ -138,10 +160,16 @@ void af_chat_dispatch(af_gw_req_t *r, const af_alink_handlers_t *h)
 {
     r->handlers = h;
     r->path_agent = r->agent_id[0] != 0;
-    if (r->session_id[0])
+    if (r->session_id[0]) {
         af_route_store_get(r->gw->routes, r->session_id, s_on_route, r);
-    else
-        s_place(r);
+        return;
+    }
+    if (s_stateless(r) && r->gw->pool && af_pool_cache_pick(r->gw->pool, af_now_ns(), r->agent_id)) {
+        r->attempts++;
+        s_send(r);
+        return;
+    }
+    s_place(r);
 }
 
 int af_chat_handle_failure(af_gw_req_t *r, const af_msg_t *msg, af_alink_end_t why,
@@ -150,6 +178,11 @@ int af_chat_handle_failure(af_gw_req_t *r, const af_msg_t *msg, af_alink_end_t w
     r->alink_handle = 0;
     r->on_gone = NULL;
     r->handlers = h;
+    if (r->gw->pool && (why == AF_ALINK_AGENT_GONE ||
+                        (msg && af_msg_str(msg, "code") &&
+                         (!strcmp(af_msg_str(msg, "code"), "draining") ||
+                          !strcmp(af_msg_str(msg, "code"), "capacity")))))
+        af_pool_cache_drop(r->gw->pool, r->agent_id);
     if (why == AF_ALINK_AGENT_GONE) {
         if (r->session_id[0])
             af_route_store_del(r->gw->routes, r->session_id);

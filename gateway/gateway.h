@@ -11,6 +11,7 @@
 #include "auth_keys.h"
 #include "manager_link.h"
 #include "metrics.h"
+#include "pool_cache.h"
 #include "ratelimit.h"
 #include "route_store.h"
 
@@ -30,6 +31,7 @@ typedef struct {
     af_mlink_t *manager;
     af_alink_t *agents;
     af_route_store_t *routes;
+    af_pool_cache_t *pool;    /* stateless placements (/v1/messages) */
     af_jwt_verifier_t *jwt;   /* NULL: JWT auth off */
     af_keys_t *keys;          /* NULL: API keys off */
     af_ratelimit_t *ip_limit;

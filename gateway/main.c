@@ -12,6 +12,7 @@
 #include "log.h"
 #include "manager_link.h"
 #include "metrics.h"
+#include "pool_cache.h"
 #include "ratelimit.h"
 #include "route_store.h"
 #include "server.h"
@@ -245,12 +246,13 @@ int main(int argc, char **argv)
     gw.metrics = af_metrics_new();
     gw.audit = af_audit_open(o_audit_log);
     gw.routes = af_route_store_new_memory((size_t)o_max_routes);
+    gw.pool = af_pool_cache_new(8, 2000000000ull, 100000000ull);
     gw.ip_limit = o_ip_rate > 0 ? af_ratelimit_new((double)o_ip_rate, 0, (size_t)o_rate_table_max)
                                 : NULL;
     gw.user_limit = o_user_rate > 0
                         ? af_ratelimit_new((double)o_user_rate, 0, (size_t)o_rate_table_max)
                         : NULL;
-    if (!gw.base || !gw.metrics || !gw.audit || !gw.routes || (o_ip_rate > 0 && !gw.ip_limit) ||
+    if (!gw.base || !gw.metrics || !gw.audit || !gw.routes || !gw.pool || (o_ip_rate > 0 && !gw.ip_limit) ||
         (o_user_rate > 0 && !gw.user_limit) || af_metrics_add_process(gw.metrics) < 0 ||
         af_gw_metrics_register(&gw) < 0)
         goto done;
@@ -289,6 +291,7 @@ done:
     af_alink_destroy(&gw.agents);
     af_ratelimit_destroy(&gw.user_limit);
     af_ratelimit_destroy(&gw.ip_limit);
+    af_pool_cache_destroy(&gw.pool);
     af_route_store_destroy(&gw.routes);
     af_audit_destroy(&gw.audit);
     af_metrics_destroy(&gw.metrics);

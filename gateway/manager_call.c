@@ -24,6 +24,8 @@ static void s_on_reply(const af_msg_t *reply, void *arg)
         return;
     }
     if (!strcmp(reply->verb, "ERROR")) {
+        if (r->on_manager_error && r->on_manager_error(r, reply))
+            return;
         if (r->audit_event)
             af_gw_audit(r, r->audit_event, af_gw_af1_status(af_msg_str(reply, "code"), NULL),
                         af_msg_str(reply, "code"), af_msg_str(reply, "message"));

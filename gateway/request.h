@@ -40,6 +40,8 @@ struct af_gw_req_t {
     /* continuation for a manager reply (manager_call.c) */
     void (*on_manager_ok)(af_gw_req_t *r, const af_msg_t *ok);
     const char *audit_event;     /* set: manager failures are audited under it */
+    /* optional: sees a manager ERROR first; true = handled (request lives on) */
+    bool (*on_manager_error)(af_gw_req_t *r, const af_msg_t *err);
     /* pending work, for on_gone */
     uint64_t mlink_handle;
     uint64_t alink_handle;

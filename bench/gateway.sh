@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# bench/gateway: the same Messages API load (a) straight at bin/fake-anthropic
+# and (b) through gateway -> agentd -> fake (real manager placing), in one run:
+#   1. fixed rate (default 2,000 req/s, zero-latency upstream): p50/p99 each;
+#   2. max throughput of each (closed loop);
+#   3. time to first token of streams at a modest rate.
+# Last line, exactly:
+# rate=N direct_p50_ms=X direct_p99_ms=X stack_p50_ms=X stack_p99_ms=X added_p99_ms=X throughput_ratio=X ttft_added_ms=X
+# Targets: added_p99_ms < 0.5 at 2,000 req/s, throughput_ratio >= 0.6, ttft_added_ms < 0.3.
+# Env: AF_BENCH_RATE (2000), AF_BENCH_SECONDS (5), AF_BENCH_AGENTS (1), AF_BENCH_CLOSED (32),
+# AF_BENCH_AGENTD_BATCH_US (0): agentd's --send-batch-us (its default, 2000, holds
+# replies up to 2 ms to batch them; the bench measures latency, so it sends at once).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+AF_BIN="${AF_BIN:-bin}" AF_BUILD="${AF_BUILD:-build}"
+RATE="${AF_BENCH_RATE:-2000}" SECS="${AF_BENCH_SECONDS:-5}" AGENTS="${AF_BENCH_AGENTS:-1}"
+CLOSED="${AF_BENCH_CLOSED:-32}" BATCH_US="${AF_BENCH_AGENTD_BATCH_US:-0}"
+LOAD="$AF_BUILD/bench/bench_gateway_load"
+[ -x "$LOAD" ] || { echo "build $LOAD first" >&2; exit 1; }
+tmp=$(mktemp -d /tmp/af-bench-gateway.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true; rm -rf "$tmp"
+}
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not up" >&2; exit 1; }
+FP=$(port) MP=$(port) MMP=$(port) AP=$(port) HP=$(port)
+echo "sk-bench-upstream" >"$tmp/upstream.key"
+KEY=$("$AF_BIN/gateway" --add-key bench user --keys-file "$tmp/keys")
+
+"$AF_BIN/fake-anthropic" --listen "127.0.0.1:$FP" --log-level warn >"$tmp/fake.log" 2>&1 &
+pids+=($!)
+wait_port "$FP"
+ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" AF_AGENTD_SEND_BATCH_US="$BATCH_US" AF_AGENTD_LOG_LEVEL=warn "$AF_BIN/manager" --listen "tcp://127.0.0.1:$MP" \
+  --metrics-listen "127.0.0.1:$MMP" --min-agents "$AGENTS" --max-agents "$AGENTS" \
+  --anthropic-key-file "$tmp/upstream.key" --log-level warn >"$tmp/manager.log" 2>&1 &
+pids+=($!)
+"$AF_BIN/gateway" --listen "127.0.0.1:$HP" --manager "tcp://127.0.0.1:$MP" \
+  --agent-listen "tcp://127.0.0.1:$AP" --keys-file "$tmp/keys" --ip-rate 0 --user-rate 0 \
+  --log-level warn >"$tmp/gateway.log" 2>&1 &
+pids+=($!)
+wait_port "$HP"
+for _ in $(seq 200); do
+  [ "$(curl -s "http://127.0.0.1:$HP/readyz" | sed -n 's/.*"agents":\([0-9]*\).*/\1/p')" = "$AGENTS" ] && break
+  sleep 0.1
+done
+
+BODY='{"model":"claude-3-5-sonnet-20241022","max_tokens":64,"messages":[{"role":"user","content":"bench"}]}'
+SBODY='{"model":"claude-3-5-sonnet-20241022","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"bench [[words:8]]"}]}'
+direct=(--port "$FP" --header "x-api-key: sk-bench-upstream")
+stack=(--port "$HP" --header "x-api-key: $KEY")
+field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+run() { local out; out=$("$LOAD" "$@"); echo "  $out" >&2; echo "$out"; }
+
+echo "warm-up" >&2
+"$LOAD" "${stack[@]}" --body "$BODY" --rate 500 --duration 1 --warmup 0 >/dev/null
+echo "1. fixed rate $RATE req/s for ${SECS}s" >&2
+d=$(run "${direct[@]}" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256)
+s=$(run "${stack[@]}" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256)
+echo "2. max throughput, closed loop with $CLOSED connections" >&2
+dm=$(run "${direct[@]}" --body "$BODY" --closed "$CLOSED" --duration "$SECS")
+sm=$(run "${stack[@]}" --body "$BODY" --closed "$CLOSED" --duration "$SECS")
+echo "3. time to first token, streams at 100 req/s" >&2
+dt=$(run "${direct[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream)
+st=$(run "${stack[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream)
+
+for v in "$d" "$s" "$dm" "$sm"; do
+  [ "$(field errors "$v")" = 0 ] || echo "warning: errors in run: $v" >&2
+done
+python3 - "$RATE" "$d" "$s" "$dm" "$sm" "$dt" "$st" <<'PY'
+import sys
+def f(line):
+    return dict(kv.split("=", 1) for kv in line.split())
+rate = sys.argv[1]
+d, s, dm, sm, dt, st = (f(x) for x in sys.argv[2:8])
+g = lambda m, k: float(m[k])
+print(f"rate={rate} direct_p50_ms={g(d,'p50_ms'):.3f} direct_p99_ms={g(d,'p99_ms'):.3f} "
+      f"stack_p50_ms={g(s,'p50_ms'):.3f} stack_p99_ms={g(s,'p99_ms'):.3f} "
+      f"added_p99_ms={g(s,'p99_ms')-g(d,'p99_ms'):.3f} "
+      f"throughput_ratio={g(sm,'rps')/g(dm,'rps'):.3f} "
+      f"ttft_added_ms={g(st,'ttft_p50_ms')-g(dt,'ttft_p50_ms'):.3f}")
+PY

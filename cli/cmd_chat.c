@@ -98,6 +98,7 @@ static int s_turn(s_chat_t *c, const char *path, const char *message, const char
     if (r.streamed) {
         if (c->printed && !c->ends_newline && !c->cli->json)
             putchar('\n');
+        fflush(stdout); /* before anything on stderr */
         if (c->got_error) {
             fprintf(stderr, "fleetctl: chat: the reply failed: %s (%s)\n", c->error, c->error_type);
             rc = !strcmp(c->error_type, "rate_limit_error") ? AF_CLI_LIMITED : AF_CLI_UNAVAILABLE;

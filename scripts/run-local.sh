@@ -15,13 +15,16 @@ AF_VAR="${AF_VAR:-$AF_ROOT/var}"
 mkdir -p "$AF_VAR"
 AF_VAR="$(cd "$AF_VAR" && pwd)"
 AF_ENV_FILE="$AF_VAR/agentfleet.env"
-export AF_ROOT AF_VAR AF_ENV_FILE
+# AF_BIN: where the binaries are (tests point it at an ASan build).
+AF_BIN="${AF_BIN:-$AF_ROOT/bin}"
+case "$AF_BIN" in /*) ;; *) AF_BIN="$AF_ROOT/$AF_BIN";; esac
+export AF_ROOT AF_VAR AF_ENV_FILE AF_BIN
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'run-local: %s\n' "$*" >&2; exit 1; }
 
 for b in gateway manager autoscaler agentd fake-anthropic fleetctl; do
-  [ -x "$AF_ROOT/bin/$b" ] || die "bin/$b is missing: build first (make run does)"
+  [ -x "$AF_BIN/$b" ] || die "$AF_BIN/$b is missing: build first (make run does)"
 done
 command -v supervisord >/dev/null || die "supervisord is not installed (make deps)"
 command -v openssl >/dev/null || die "openssl is not installed (make deps)"
@@ -103,7 +106,7 @@ for _ in $(seq 1 600); do
 done
 
 if [ "$ready" = 1 ]; then
-  fleetctl="$AF_ROOT/bin/fleetctl"
+  fleetctl="$AF_BIN/fleetctl"
   cat <<EOF
 
 agentfleet is up: $FLEET_URL${https:+ and https://$https (self-signed: curl -k)}
@@ -132,7 +135,7 @@ wait "$sv" 2>/dev/null || true
 
 # Nothing may outlive us: agents are the manager's children (own process
 # groups), which it stops on a clean exit. Report and clean up any straggler.
-left=$(pgrep -f "^$AF_ROOT/bin/agentd .*--manager ${AF_MANAGER_LISTEN:-tcp://127.0.0.1:5550}( |$)" || true)
+left=$(pgrep -f "^$AF_BIN/agentd .*--manager ${AF_MANAGER_LISTEN:-tcp://127.0.0.1:5550}( |$)" || true)
 if [ -n "$left" ]; then
   say "run-local: WARNING: agent processes outlived the manager: $(echo $left); stopping them" >&2
   for p in $left; do kill -TERM "$p" 2>/dev/null || true; done

@@ -1,0 +1,77 @@
+# Helpers for the ops_* scenarios (sourced after lib.sh; not a scenario itself):
+# a private copy of the `make run` stack on free ports, under supervisord.
+
+# Writes $AF_VAR/agentfleet.env from deploy/agentfleet.env.example with free
+# ports, exports AF_VAR, OPS_HTTP, OPS_HTTPS, OPS_MGR_METRICS, OPS_AS_METRICS,
+# OPS_FAKE, OPS_MGR (tcp endpoint). Extra "KEY=value" lines may follow as args.
+ops_stack_env() {
+  export AF_VAR="$AF_TMP/var"
+  mkdir -p "$AF_VAR"
+  OPS_HTTP=$(af_free_port); OPS_HTTPS=$(af_free_port)
+  OPS_MGR_PORT=$(af_free_port); OPS_AGENT_PORT=$(af_free_port)
+  OPS_MGR_METRICS=$(af_free_port); OPS_AS_METRICS=$(af_free_port); OPS_FAKE=$(af_free_port)
+  OPS_MGR="tcp://127.0.0.1:$OPS_MGR_PORT"
+  export OPS_HTTP OPS_HTTPS OPS_MGR_METRICS OPS_AS_METRICS OPS_FAKE OPS_MGR
+  sed -e "s/127.0.0.1:8080/127.0.0.1:$OPS_HTTP/" \
+      -e "s/127.0.0.1:8443/127.0.0.1:$OPS_HTTPS/" \
+      -e "s/127.0.0.1:5550/127.0.0.1:$OPS_MGR_PORT/" \
+      -e "s/127.0.0.1:5560/127.0.0.1:$OPS_AGENT_PORT/" \
+      -e "s/127.0.0.1:9101/127.0.0.1:$OPS_MGR_METRICS/" \
+      -e "s/127.0.0.1:9102/127.0.0.1:$OPS_AS_METRICS/" \
+      -e "s/127.0.0.1:8090/127.0.0.1:$OPS_FAKE/" \
+      "$AF_ROOT/deploy/agentfleet.env.example" >"$AF_VAR/agentfleet.env"
+  local kv
+  for kv in "$@"; do printf '%s\n' "$kv" >>"$AF_VAR/agentfleet.env"; done
+  export FLEET_URL="http://127.0.0.1:$OPS_HTTP"
+}
+
+# Starts scripts/run-local.sh (as `make run` does, without the build) in the
+# background; its pid is OPS_RUN_PID. Waits until the gateway is ready and
+# the manager reports at least $1 ready agents (default 10).
+ops_stack_start() {
+  local want="${1:-10}" i n=0
+  # Its own process group with SIGINT at its default (a background job of a
+  # script would ignore it), so ops_stack_stop can play a terminal's Ctrl-C.
+  setsid env --default-signal=INT,TERM bash "$AF_ROOT/scripts/run-local.sh" >"$AF_TMP/run-local.log" 2>&1 &
+  OPS_RUN_PID=$!
+  _af_pids+=("$OPS_RUN_PID")
+  for ((i = 0; i < 600; i++)); do
+    kill -0 "$OPS_RUN_PID" 2>/dev/null || { cat "$AF_TMP/run-local.log" >&2; af_fail "run-local.sh exited"; }
+    n=$(curl -fsS "http://127.0.0.1:$OPS_MGR_METRICS/metrics" 2>/dev/null \
+        | awk '$1 == "manager_agents{state=\"ready\"}" {print int($2)}' || true)
+    if [ "${n:-0}" -ge "$want" ] && curl -fsS -o /dev/null "$FLEET_URL/readyz" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  af_fail "stack not ready after 60 s (ready agents: ${n:-0})"
+}
+
+# supervisorctl against our private supervisord.
+ops_ctl() { AF_ROOT="$AF_ROOT" supervisorctl -c "$AF_ROOT/deploy/supervisord.conf" "$@"; }
+
+# Stops run-local.sh as Ctrl-C does (SIGINT to its whole process group) and
+# waits for it.
+ops_stack_stop() {
+  [ -n "${OPS_RUN_PID:-}" ] || return 0
+  kill -INT -- "-$OPS_RUN_PID" 2>/dev/null || true
+  local i
+  for ((i = 0; i < 400; i++)); do kill -0 "$OPS_RUN_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$OPS_RUN_PID" 2>/dev/null && af_fail "run-local.sh still running 40 s after SIGINT"
+  wait "$OPS_RUN_PID" 2>/dev/null || true
+  OPS_RUN_PID=
+}
+
+# Pids of processes started from our checkout's bin/ that hold our env file,
+# manager endpoint or ports (anything the stack left behind).
+ops_leftovers() {
+  local p
+  for p in $(pgrep -f "^$AF_BIN/(agentd|manager|gateway|autoscaler|fake-anthropic)( |$)" || true); do
+    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "AF_VAR=$AF_VAR"; then echo "$p"; fi
+    if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "--manager $OPS_MGR"; then echo "$p"; fi
+  done | sort -u
+  pgrep -f "supervisord -c $AF_ROOT/deploy/supervisord.conf" | while read -r p; do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "AF_VAR=$AF_VAR" && echo "$p"
+  done
+  return 0
+}

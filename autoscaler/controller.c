@@ -148,10 +148,10 @@ static void s_on_sample(const af_sample_t *s, const char *why, void *arg)
     af_metric_inc(self->metrics.decisions, af_scale_dir_name(d.direction), d.reason);
     af_info("decision direction=%s reason=%s target=%ld current=%ld ready=%ld spawning=%ld "
             "draining=%ld sessions=%.0f utilization=%.3f need=%ld reactive_target=%ld "
-            "forecast=%.0f rps=%.2f saturated=%d cpu_cores=%.2f memory_bytes=%.0f source=%s%s",
+            "forecast=%.0f rps=%.2f saturated=%d cpu_cores=%.2f memory_bytes=%.0f pool=%ld source=%s%s",
             af_scale_dir_name(d.direction), d.reason, d.target, current, s->ready, s->spawning,
             s->draining, s->sessions, d.utilization, d.need, d.reactive_target, in.forecast,
-            s->rps, saturated, s->cpu_cores, s->memory_bytes, src,
+            s->rps, saturated, s->cpu_cores, s->memory_bytes, s->pool, src,
             self->cfg.dry_run ? " dry_run=1" : "");
 
     if (d.direction == AF_SCALE_NONE) {
@@ -163,13 +163,25 @@ static void s_on_sample(const af_sample_t *s, const char *why, void *arg)
         s_done(self);
         return;
     }
+    /* The policy sizes the whole fleet; SCALE moves pool agents only, so
+     * agents users spawned themselves (counted in current, holding sessions)
+     * are taken off the target. */
+    long scale_target = d.target;
+    if (s->pool >= 0 && current > s->pool) {
+        scale_target = d.target - (current - s->pool);
+        if (scale_target < 0)
+            scale_target = 0;
+    }
     char reason[200];
     snprintf(reason, sizeof reason, "%s: utilization %.2f, sessions %.0f, agents %ld -> %ld%s",
              d.reason, d.utilization, s->sessions, current, d.target,
              in.forecast >= 0 ? " (predictive)" : "");
+    if (scale_target != d.target)
+        af_info("scale pool target=%ld (fleet target %ld, %ld agents outside the pool)",
+                scale_target, d.target, current - s->pool);
     self->pending = d;
     self->pending_now = now;
-    if (af_actuator_scale(self->link, d.target, reason, s_on_scaled, self) < 0) {
+    if (af_actuator_scale(self->link, scale_target, reason, s_on_scaled, self) < 0) {
         af_metric_inc(self->metrics.scale_requests, "error");
         af_warn("cannot send SCALE target=%ld", d.target);
         s_done(self);

@@ -10,6 +10,7 @@ typedef struct {
     long ready;         /* agents serving */
     long spawning;      /* agents on their way */
     long draining;      /* agents leaving (not capacity) */
+    long pool;          /* pool agents ready or spawning (SCALE moves only these); -1 unknown */
     double rps;         /* requests per second; < 0 when the source has none */
     double cpu_cores;   /* fleet CPU use (cores); < 0 when unknown (logged only) */
     double memory_bytes;/* fleet resident memory; < 0 when unknown (logged only) */

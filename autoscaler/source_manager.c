@@ -42,6 +42,10 @@ int af_source_manager_parse(const cJSON *body, af_sample_t *out, char *err, size
     out->spawning = (long)spawning;
     out->draining = (long)draining;
     out->sessions = sessions;
+    const cJSON *pool = cJSON_GetObjectItemCaseSensitive(body, "pool");
+    out->pool = cJSON_IsNumber(pool) && pool->valuedouble >= 0 && pool->valuedouble <= 1e9
+                    ? (long)pool->valuedouble
+                    : -1;
     double cap = 0;
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(body, "capacity");
     if (cJSON_IsNumber(c) && c->valuedouble > 0)

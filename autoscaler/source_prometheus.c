@@ -192,6 +192,7 @@ static void s_complete(af_source_prom_t *self)
     memset(&s, 0, sizeof s);
     s.sessions = self->value[Q_SESSIONS] < 0 ? 0 : self->value[Q_SESSIONS];
     s.ready = self->value[Q_AGENTS] < 0 ? 0 : (long)llround(self->value[Q_AGENTS]);
+    s.pool = -1;
     s.rps = self->got[Q_RPS] == 0 ? self->value[Q_RPS] : -1;
     s.cpu_cores = self->got[Q_CPU] == 0 ? self->value[Q_CPU] : -1;
     s.memory_bytes = self->got[Q_MEMORY] == 0 ? self->value[Q_MEMORY] : -1;

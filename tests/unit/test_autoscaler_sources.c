@@ -88,6 +88,7 @@ static void test_stats_parse(void **state)
     assert_int_equal(s.ready, 50);
     assert_int_equal(s.spawning, 3);
     assert_int_equal(s.draining, 2);
+    assert_int_equal(s.pool, 50);
     assert_true(s.sessions == 7500);
     assert_true(s.saturated);
     assert_true(s.rps < 0);
@@ -96,6 +97,7 @@ static void test_stats_parse(void **state)
                "\"sessions\":400,\"utilization\":0.4}");
     assert_int_equal(af_source_manager_parse(b, &s, err, sizeof err), 0);
     assert_false(s.saturated);
+    assert_int_equal(s.pool, -1); /* absent: unknown */
     cJSON_Delete(b);
     const char *bad[] = {
         "{\"req\":\"s\"}",

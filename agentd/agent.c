@@ -560,8 +560,10 @@ void af_agent_shutdown(af_agent_t *self, const char *reason)
     af_info("event=shutdown reason=%s inflight=%zu", reason, self->nchats);
     self->draining = true;
     snprintf(self->drain_reason, sizeof self->drain_reason, "%s", reason);
-    while (self->chats)
-        s_chat_cancel(self->chats, true); /* the last one finishes via s_maybe_finish */
+    for (af_chat_t *c = self->chats, *n; c; c = n) {
+        n = c->next;
+        s_chat_cancel(c, true); /* the last one finishes via s_maybe_finish */
+    }
     s_maybe_finish(self);
 }
 
@@ -673,7 +675,7 @@ af_agent_t *af_agent_new(struct event_base *base, const af_agent_opts_t *o)
             goto fail;
     }
     self->tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
-    struct timeval tv = {0, AF_AGENT_TICK_MS * 1000};
+    struct timeval tv = {0, AF_AGENT_TICK_MS * 1000L};
     if (!self->tick || event_add(self->tick, &tv) < 0)
         goto fail;
     self->last_expire_ns = self->last_gw_hb_ns = af_now_ns();
@@ -692,10 +694,10 @@ void af_agent_destroy(af_agent_t **self_p)
     if (!self_p || !*self_p)
         return;
     af_agent_t *self = *self_p;
-    while (self->chats) {
-        af_chat_t *c = self->chats;
-        self->draining = true;
-        self->finished = true; /* no BYE from here */
+    self->draining = true;
+    self->finished = true; /* no BYE from here */
+    for (af_chat_t *c = self->chats, *n; c; c = n) {
+        n = c->next;
         af_anthropic_cancel(&c->call);
         s_chat_end(c);
     }

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define AF_ANTHROPIC_MAX_BODY (8u * 1024 * 1024)
+#define AF_ANTHROPIC_MAX_BODY ((size_t)8 * 1024 * 1024)
 
 struct af_anthropic_t {
     struct event_base *base;
@@ -509,8 +509,10 @@ void af_anthropic_destroy(af_anthropic_t **self_p)
     if (!self_p || !*self_p)
         return;
     af_anthropic_t *self = *self_p;
-    while (self->calls)
-        s_call_free(self->calls);
+    for (af_call_t *c = self->calls, *n; c; c = n) {
+        n = c->next;
+        s_call_free(c);
+    }
     if (self->multi)
         curl_multi_cleanup(self->multi); /* frees the per-socket events via REMOVE */
     if (self->timer)

@@ -269,7 +269,7 @@ static uint8_t *s_reserve(af_gateway_t *gw, const char *verb, size_t body_max)
     }
     uint8_t *p = gw->queue + gw->qlen;
     p[0] = (uint8_t)vlen;
-    memcpy(p + 1, verb, vlen);
+    memcpy(p + 1, verb, vlen); // NOLINT(bugprone-not-null-terminated-result): length-prefixed
     return p + 1 + vlen + sizeof(uint32_t);
 }
 

@@ -200,7 +200,7 @@ af_manager_t *af_manager_new(struct event_base *base, const char *endpoint, cons
     }
     self->zev = af_zev_new(base, self->sock, s_on_readable, self, 0);
     self->tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
-    struct timeval tv = {0, AF_MANAGER_TICK_MS * 1000};
+    struct timeval tv = {0, AF_MANAGER_TICK_MS * 1000L};
     if (!self->zev || !self->tick || event_add(self->tick, &tv) < 0) {
         af_manager_destroy(&self);
         return NULL;

@@ -42,7 +42,7 @@ af_sessions_t *af_sessions_new(size_t capacity, double ttl_s, double rate_per_mi
     self->nbuckets = 16;
     while (self->nbuckets < capacity * 2 && self->nbuckets < (1u << 20))
         self->nbuckets *= 2;
-    self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
+    self->buckets = calloc(self->nbuckets, sizeof(af_session_t *));
     if (!self->buckets) {
         free(self);
         return NULL;

@@ -33,7 +33,7 @@ af_sse_t *af_sse_new(af_sse_fn *fn, void *arg, size_t max_event)
         return NULL;
     self->fn = fn;
     self->arg = arg;
-    self->max = max_event ? max_event : 1024 * 1024;
+    self->max = max_event ? max_event : (size_t)1024 * 1024;
     return self;
 }
 

@@ -51,6 +51,7 @@ typedef struct {
     char last_ok_req[64];
     const char *fake;
     const char *welcome_key; /* sent as api_key in WELCOME when set */
+    int gw2_port;            /* a second gateway for the GATEWAYS check */
     int refusals;            /* ERRORs for refused frames (req "-" or "bad1") */
     char last_refusal[64];
     int failures;
@@ -677,6 +678,34 @@ static void sc_drain(h_t *h, pid_t agent)
     H_CHECK(h, kill(agent, 0) != 0, "agentd still running after drain");
 }
 
+/* Reads everything arriving on sock for up to ms (the main sockets keep being
+ * served); returns how many messages came. Stops early, with the verb copied,
+ * at a DONE or ERROR when verb_out is given. */
+static int s_drain_sock(h_t *h, zsock_t *sock, int ms, char *verb_out)
+{
+    int n = 0;
+    uint64_t end = af_now_ns() + (uint64_t)ms * 1000000ull;
+    while (af_now_ns() < end) {
+        af_msg_t *m = NULL;
+        af_proto_err_t err;
+        int rc = af_proto_recv(sock, true, 1 << 20, false, AF_CODEC_CBOR, &m, &err);
+        if (rc == 1) {
+            h_pump(h, 10);
+            continue;
+        }
+        if (!m)
+            continue;
+        n++;
+        bool final = !strcmp(m->verb, "DONE") || !strcmp(m->verb, "ERROR");
+        if (verb_out && final)
+            snprintf(verb_out, 16, "%.15s", m->verb);
+        af_msg_destroy(&m);
+        if (verb_out && final)
+            break;
+    }
+    return n;
+}
+
 /* A restarted manager (forgets the agent) gets READY again with the live
  * sessions; chats keep working while the manager is silent. */
 static void sc_reregister(h_t *h)
@@ -704,6 +733,43 @@ static void sc_reregister(h_t *h)
             cJSON_GetArraySize(s));
     const cJSON *key = cJSON_GetObjectItemCaseSensitive(h->last_ready, "api_key");
     H_CHECK(h, key == NULL, "READY carries an api_key");
+    /* GATEWAYS: the agent connects to a new gateway and serves CHATs there,
+     * then drops it when it leaves the list. */
+    if (h->gw2_port) {
+        zsock_t *gw2 = zsock_new(ZMQ_ROUTER);
+        zsock_set_router_mandatory(gw2, 1);
+        char ep2[64];
+        snprintf(ep2, sizeof ep2, "tcp://127.0.0.1:%d", h->gw2_port);
+        zsock_bind(gw2, "%s", ep2);
+        cJSON *b = cJSON_CreateObject();
+        cJSON *g = cJSON_AddArrayToObject(b, "gateways");
+        cJSON_AddItemToArray(g, cJSON_CreateString(h->gw_endpoint));
+        cJSON_AddItemToArray(g, cJSON_CreateString(ep2));
+        h_send(h, h->mgr, "GATEWAYS", "m0", b);
+        int heard = s_drain_sock(h, gw2, 2000, NULL);
+        H_CHECK(h, heard > 0, "nothing from the agent on the new gateway");
+        cJSON *cb = cJSON_CreateObject();
+        cJSON_AddStringToObject(cb, "session_id", "se_g2");
+        cJSON_AddStringToObject(cb, "user", "alice");
+        cJSON_AddStringToObject(cb, "message", "via gateway two");
+        af_msg_t *m = af_msg_new("CHAT", "c9", cb);
+        m->routing_id = zframe_new(h->agent_id, strlen(h->agent_id));
+        af_proto_send(gw2, &m, AF_CODEC_CBOR);
+        char done_verb[16] = "";
+        s_drain_sock(h, gw2, 3000, done_verb);
+        H_CHECK(h, !strcmp(done_verb, "DONE"), "CHAT on gateway two: '%s'", done_verb);
+        /* Removed from the list: the agent stops talking to it. */
+        b = cJSON_CreateObject();
+        g = cJSON_AddArrayToObject(b, "gateways");
+        cJSON_AddItemToArray(g, cJSON_CreateString(h->gw_endpoint));
+        h_send(h, h->mgr, "GATEWAYS", "m00", b);
+        s_drain_sock(h, gw2, 600, NULL); /* what was in flight */
+        int after = s_drain_sock(h, gw2, 1000, NULL);
+        printf("GATEWAYS: new gateway heard %d msgs, CHAT there -> %s, after removal %d msgs\n",
+               heard, done_verb, after);
+        H_CHECK(h, after == 0, "agent still sends to a removed gateway (%d msgs)", after);
+        zsock_destroy(&gw2);
+    }
     /* DRAIN from the manager: OK, the stream in flight finishes, BYE drained. */
     h_chat(h, 4, "se_r1", "alice", "last words [[words:20]] [[tps:40]]", true);
     int i4 = 4;
@@ -766,6 +832,8 @@ int main(int argc, char **argv)
             n = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--capacity"))
             capacity = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--gateway2-port"))
+            h->gw2_port = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--welcome-key"))
             h->welcome_key = argv[i + 1];
     }

@@ -34,6 +34,7 @@ struct af_controller_t {
     af_scale_metrics_t metrics;
     af_metrics_http_t *metrics_http;
     struct event *tick;
+    struct event *first; /* one-shot first evaluation */
     bool busy;
     af_decision_t pending;   /* decision whose SCALE is in flight */
     double pending_now;
@@ -241,7 +242,15 @@ af_controller_t *af_controller_new(struct event_base *base, const af_controller_
     struct timeval tv = {(time_t)cfg->interval_s,
                          (suseconds_t)((cfg->interval_s - floor(cfg->interval_s)) * 1e6)};
     event_add(self->tick, &tv);
-    event_active(self->tick, 0, 0);
+    /* First evaluation soon, not at once: the DEALER's connect is still in
+     * flight and ZMQ_IMMEDIATE would refuse the first STATS. */
+    self->first = evtimer_new(base, s_on_tick, self);
+    if (!self->first)
+        goto fail;
+    struct timeval soon = {0, 200000};
+    if (cfg->interval_s < 0.2)
+        soon = tv;
+    evtimer_add(self->first, &soon);
     af_info("autoscaler started source=%s manager=%s metrics_port=%d interval_s=%.2f mode=%s%s%s "
             "min=%ld max=%ld up=%.2f down=%.2f cooldown_up_s=%.1f cooldown_down_s=%.1f",
             cfg->source == AF_SOURCE_PROMETHEUS ? "prometheus" : "manager", cfg->manager,
@@ -264,6 +273,8 @@ void af_controller_destroy(af_controller_t **self_p)
     af_controller_t *self = *self_p;
     if (self->tick)
         event_free(self->tick);
+    if (self->first)
+        event_free(self->first);
     af_metrics_http_destroy(&self->metrics_http);
     af_source_prom_destroy(&self->prom);
     af_httpc_destroy(&self->http);

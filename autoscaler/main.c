@@ -24,6 +24,22 @@ typedef struct {
     bool aggressive, predictive, json, dry_run;
 } s_opts_t;
 
+static int s_check_simulate(const s_opts_t *o, char *err, size_t errlen)
+{
+    const char *bad = NULL;
+    if (!(o->spawn_delay_s >= 0 && o->spawn_delay_s <= 86400))
+        bad = "--spawn-delay must be in [0, 86400]";
+    else if (!(o->hpa_target > 0 && o->hpa_target <= 10))
+        bad = "--hpa-target must be in (0, 10]";
+    else if (*o->simulate && !(o->interval_s >= 1))
+        bad = "--interval-s must be >= 1 with --simulate (it steps whole seconds)";
+    if (bad) {
+        snprintf(err, errlen, "%s", bad);
+        return -1;
+    }
+    return 0;
+}
+
 static void s_on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -113,7 +129,7 @@ int main(int argc, char **argv)
     char err[256];
     if (af_controller_config_parse(&cc, o.source, o.codec, err, sizeof err) < 0 ||
         af_controller_config_check(&cc, err, sizeof err) < 0 ||
-        (*o.simulate && !(o.spawn_delay_s >= 0) && snprintf(err, sizeof err, "--spawn-delay must be >= 0") > 0)) {
+        s_check_simulate(&o, err, sizeof err) < 0) {
         fprintf(stderr, "error: %s\n", err);
         af_config_free(opts);
         return 2;

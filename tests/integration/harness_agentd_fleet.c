@@ -372,7 +372,7 @@ static cJSON *h_session_get(h_t *h, const char *req, const char *session, const 
  * (capacity+1)th session is refused with `capacity`; history feeds turn two. */
 static void sc_streams(h_t *h, int n, int capacity)
 {
-    h_fake(h, "/_reset", "{}");
+    cJSON_Delete(h_fake(h, "/_reset", "{}"));
     uint64_t t0 = af_now_ns();
     for (int i = 0; i < n; i++) {
         char sid[32], msg[64];
@@ -507,7 +507,7 @@ static void sc_streams(h_t *h, int n, int capacity)
 /* CANCEL aborts the upstream transfer: the fake sees the client go away. */
 static void sc_cancel(h_t *h)
 {
-    h_fake(h, "/_reset", "{}");
+    cJSON_Delete(h_fake(h, "/_reset", "{}"));
     int i = 1;
     h_chat(h, i, "se_c", "alice", "slow please [[words:200]] [[tps:20]]", true);
     if (!h_wait(h, p_deltas, &i, 5000))
@@ -788,7 +788,7 @@ static void sc_reregister(h_t *h)
  * once, the upstream transfer is aborted, the agent says BYE and exits. */
 static void sc_shutdown(h_t *h)
 {
-    h_fake(h, "/_reset", "{}");
+    cJSON_Delete(h_fake(h, "/_reset", "{}"));
     h_chat(h, 1, "se_s", "alice", "long one [[words:300]] [[tps:20]]", true);
     int i1 = 1;
     h_wait(h, p_deltas, &i1, 5000);

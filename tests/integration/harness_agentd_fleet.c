@@ -377,7 +377,8 @@ static void sc_streams(h_t *h, int n, int capacity)
     for (int i = 0; i < n; i++) {
         char sid[32], msg[64];
         snprintf(sid, sizeof sid, "se_%d", i);
-        snprintf(msg, sizeof msg, "hello number %d [[words:20]]", i);
+        /* Paced (~0.6 s each) so all 100 are really in flight at once. */
+        snprintf(msg, sizeof msg, "hello number %d [[words:20]] [[tps:40]]", i);
         h_chat(h, i, sid, "alice", msg, true);
     }
     int range[2] = {0, n};
@@ -392,7 +393,7 @@ static void sc_streams(h_t *h, int n, int capacity)
             continue;
         }
         char want[128];
-        snprintf(want, sizeof want, "You said: hello number %d [[words:20]]", i);
+        snprintf(want, sizeof want, "You said: hello number %d [[words:20]] [[tps:40]]", i);
         for (int w = 0; w < 20; w++) {
             char word[16];
             snprintf(word, sizeof word, " w%d", w);
@@ -404,13 +405,15 @@ static void sc_streams(h_t *h, int n, int capacity)
             h_fail(h, "c%d: content '%s' / deltas '%s', want '%s'", i, content, c->text ? c->text : "", want);
         else if (c->starts != 1 || c->deltas != words)
             h_fail(h, "c%d: %d START, %d DELTA, want 1 and %d", i, c->starts, c->deltas, words);
-        else if (h_usage(c, "output_tokens") != words || h_usage(c, "input_tokens") != 4)
-            h_fail(h, "c%d: usage in=%ld out=%ld, want 4 and %d", i, h_usage(c, "input_tokens"),
+        else if (h_usage(c, "output_tokens") != words || h_usage(c, "input_tokens") != 5)
+            h_fail(h, "c%d: usage in=%ld out=%ld, want 5 and %d", i, h_usage(c, "input_tokens"),
                    h_usage(c, "output_tokens"), words);
         else
             ok++;
     }
     printf("streams: %d/%d correct in %.2f s\n", ok, n, secs);
+    /* One stream takes ~0.6 s: 100 one after another would take a minute. */
+    H_CHECK(h, secs < 5, "%d streams took %.1f s: not concurrent", n, secs);
     /* One more session than capacity: refused. */
     if (n >= capacity) {
         int i = n;
@@ -423,7 +426,7 @@ static void sc_streams(h_t *h, int n, int capacity)
     int j = n + 1;
     h_run_chat(h, j, "se_0", "again", false, 10000);
     long in2 = h_usage(&h->chats[j], "input_tokens");
-    long want_in = 4 + h_words(h_content(&h->chats[0])) + 1;
+    long want_in = 5 + h_words(h_content(&h->chats[0])) + 1;
     H_CHECK(h, in2 == want_in, "turn two input_tokens=%ld, want %ld (history not sent?)", in2, want_in);
     cJSON *s = h_session_get(h, "g1", "se_0", "alice");
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(s, "messages");

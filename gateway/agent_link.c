@@ -67,7 +67,7 @@ static uint32_t s_hash(const char *s)
 static s_agent_t *s_agent_find(af_alink_t *self, const char *id)
 {
     s_agent_t *a = self->agents[s_hash(id) % AGENT_SLOTS];
-    while (a && strcmp(a->id, id))
+    while (a && strcmp(a->id, id) != 0)
         a = a->chain;
     return a;
 }
@@ -105,9 +105,16 @@ static void s_agent_remove(af_alink_t *self, s_agent_t *a, const char *why)
     memcpy(self->gone[self->gone_next++ % GONE_RING], a->id, sizeof a->id);
     af_info("event=agent_gone agent_id=%s reason=%s inflight_failed=%d", a->id, why,
             a->calls ? 1 : 0);
-    while (a->calls)
-        s_call_fail(self, a->calls, AF_ALINK_AGENT_GONE);
+    s_call_t *calls = a->calls;
+    a->calls = NULL;
     free(a);
+    /* Detached first, so a callback cannot reach the freed agent. */
+    for (s_call_t *c = calls; c; c = calls) {
+        calls = c->next;
+        c->agent = NULL;
+        c->prev = c->next = NULL;
+        s_call_fail(self, c, AF_ALINK_AGENT_GONE);
+    }
 }
 
 static void s_send_to(af_alink_t *self, const char *agent_id, af_msg_t *msg);
@@ -136,7 +143,7 @@ static void s_on_msg(zsock_t *sock, void *arg)
     af_alink_t *self = arg;
     af_msg_t *msg = NULL;
     af_proto_err_t perr;
-    if (af_proto_recv(sock, true, AF_PROTO_MAX_BODY_DEFAULT, true, self->codec, &msg, &perr) != 0)
+    if (af_proto_recv(sock, true, (size_t)AF_PROTO_MAX_BODY_DEFAULT, true, self->codec, &msg, &perr) != 0)
         return;
     char aid[64] = "";
     if (msg->routing_id) {
@@ -274,9 +281,8 @@ void af_alink_destroy(af_alink_t **self_p)
         while (self->agents[i]) {
             s_agent_t *a = self->agents[i];
             self->agents[i] = a->chain;
-            while (a->calls) {
-                s_call_t *c = a->calls;
-                s_call_unlink(c);
+            for (s_call_t *c = a->calls, *next; c; c = next) {
+                next = c->next;
                 if (self->pending)
                     af_pending_take(self->pending, c->id);
                 free(c);

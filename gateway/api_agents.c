@@ -23,7 +23,7 @@ static void s_spawn_ok(af_gw_req_t *r, const af_msg_t *ok)
     const cJSON *agents = cJSON_GetObjectItemCaseSensitive(ok->body, "agents");
     const cJSON *first = cJSON_IsArray(agents) ? cJSON_GetArrayItem(agents, 0) : NULL;
     const cJSON *id = first ? cJSON_GetObjectItemCaseSensitive(first, "agent_id") : NULL;
-    if (!cJSON_IsString(id)) {
+    if (!id || !cJSON_IsString(id)) {
         af_gw_audit(r, "spawn", 502, "bad_manager_reply", NULL);
         af_gw_reply_error(r, 502, "api_error", "the manager's SPAWN reply has no agent");
         return;

@@ -95,7 +95,7 @@ int af_keys_parse(af_keys_t *self, const char *text, size_t len, char *err, size
             snprintf(err, errlen, "line %zu: hash must be 64 hex chars", lineno);
             goto fail;
         }
-        for (int i = 0; i < 32; i++) {
+        for (size_t i = 0; i < 32; i++) {
             int hi = s_hexval(hex[2 * i]), lo = s_hexval(hex[2 * i + 1]);
             if (hi < 0 || lo < 0) {
                 snprintf(err, errlen, "line %zu: hash must be 64 hex chars", lineno);
@@ -139,7 +139,7 @@ static int s_read_file(const char *path, char **out, size_t *len, struct stat *s
     FILE *f = fopen(path, "rb");
     if (!f)
         return -1;
-    if (fstat(fileno(f), st) < 0 || st->st_size > 64 * 1024 * 1024) {
+    if (fstat(fileno(f), st) < 0 || st->st_size > 64L * 1024 * 1024) {
         fclose(f);
         return -1;
     }
@@ -210,7 +210,7 @@ void af_keys_hash(const char *key, char hex[65])
 {
     unsigned char h[32];
     s_sha256(key, h);
-    for (int i = 0; i < 32; i++)
+    for (size_t i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", h[i]);
 }
 
@@ -219,6 +219,7 @@ int af_keys_lookup(const af_keys_t *self, const char *key, af_principal_t *out)
     if (!key || !*key || strlen(key) > AF_KEY_MAX_LEN || self->count == 0)
         return -1;
     s_entry_t probe;
+    memset(&probe, 0, sizeof probe);
     s_sha256(key, probe.hash);
     const s_entry_t *e = bsearch(&probe, self->entries, self->count, sizeof probe, s_cmp);
     if (!e)
@@ -249,7 +250,7 @@ int af_keys_add(const char *path, const char *user, const char *role, char *key_
         snprintf(err, errlen, "cannot make a key");
         return -1;
     }
-    memcpy(key_out, "afk_", 4);
+    memcpy(key_out, "afk_", 5); /* with its NUL; the id follows at 4 */
     af_base64url(raw, sizeof raw, key_out + 4);
     char hex[65];
     af_keys_hash(key_out, hex);

@@ -54,7 +54,7 @@ static bool s_wait_for_agent(af_gw_req_t *r)
     if (!r->timer)
         return false;
     r->waits++;
-    struct timeval tv = {0, WAIT_MS * 1000};
+    struct timeval tv = {0, WAIT_MS * 1000L};
     evtimer_add(r->timer, &tv);
     r->on_gone = s_on_wait_gone;
     af_gw_req_watch_close(r);

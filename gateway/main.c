@@ -142,7 +142,8 @@ static const char *s_check(af_log_level_t *level, af_codec_t *codec)
     if (*o_tls_listen && af_config_hostport(o_tls_listen, host, sizeof host, &port) < 0)
         return "tls-listen";
     if (*o_tls_listen && (!*o_tls_cert || !*o_tls_key)) return "tls-cert";
-    if (strcmp(o_jwt_alg, "HS256") && strcmp(o_jwt_alg, "RS256") && strcmp(o_jwt_alg, "ES256"))
+    if (strcmp(o_jwt_alg, "HS256") != 0 && strcmp(o_jwt_alg, "RS256") != 0 &&
+        strcmp(o_jwt_alg, "ES256") != 0)
         return "jwt-alg";
     if (o_jwt_leeway < 0 || o_jwt_leeway > 600) return "jwt-leeway-s";
     if (o_ip_rate < 0) return "ip-rate";

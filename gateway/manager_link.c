@@ -58,7 +58,7 @@ static void s_on_msg(zsock_t *sock, void *arg)
     af_mlink_t *self = arg;
     af_msg_t *msg = NULL;
     af_proto_err_t perr;
-    int rc = af_proto_recv(sock, false, AF_PROTO_MAX_BODY_DEFAULT, true, self->codec, &msg, &perr);
+    int rc = af_proto_recv(sock, false, (size_t)AF_PROTO_MAX_BODY_DEFAULT, true, self->codec, &msg, &perr);
     if (rc != 0)
         return;
     self->last_heard_ns = af_now_ns();

@@ -52,7 +52,7 @@ af_ratelimit_t *af_ratelimit_new(double per_minute, double burst, size_t max_ent
         while (self->nslots < self->max)
             self->nslots <<= 1;
         self->pool = calloc(self->max, sizeof *self->pool);
-        self->slots = calloc(self->nslots, sizeof *self->slots);
+        self->slots = calloc(self->nslots, sizeof(s_entry_t *));
         if (!self->pool || !self->slots) {
             af_ratelimit_destroy(&self);
             return NULL;
@@ -133,11 +133,13 @@ bool af_ratelimit_take(af_ratelimit_t *self, const char *key, uint64_t now_ns,
     if (e) {
         s_lru_unlink(self, e);
     } else {
-        if (!self->free_list) {
+        if (!self->free_list && self->tail) {
             s_remove(self, self->tail);
             self->evictions++;
         }
         e = self->free_list;
+        if (!e)
+            return true; /* cannot happen: max >= 1 */
         self->free_list = e->chain;
         memcpy(e->key, k, kl + 1);
         e->hash = h;

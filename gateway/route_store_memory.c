@@ -110,8 +110,10 @@ static size_t s_count(void *impl) { return ((s_mem_t *)impl)->count; }
 static void s_destroy(void *impl)
 {
     s_mem_t *m = impl;
-    while (m->oldest)
-        s_unlink(m, m->oldest);
+    for (s_route_t *r = m->oldest, *next; r; r = next) {
+        next = r->newer;
+        free(r);
+    }
     free(m->slots);
     free(m);
 }
@@ -127,7 +129,7 @@ af_route_store_t *af_route_store_new_memory(size_t max_routes)
     m->nslots = 1024;
     while (m->nslots < m->max && m->nslots < (1u << 20))
         m->nslots <<= 1;
-    m->slots = calloc(m->nslots, sizeof *m->slots);
+    m->slots = calloc(m->nslots, sizeof(s_route_t *));
     if (!m->slots) {
         free(m);
         return NULL;

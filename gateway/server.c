@@ -226,6 +226,7 @@ static struct evhttp *s_listen(af_gw_server_t *self, const char *listen, int *po
         return NULL;
     }
     struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
     socklen_t sl = sizeof ss;
     if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0)
         *port_out = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
@@ -233,7 +234,7 @@ static struct evhttp *s_listen(af_gw_server_t *self, const char *listen, int *po
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                          EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-    evhttp_set_max_headers_size(http, 16 * 1024);
+    evhttp_set_max_headers_size(http, (ev_ssize_t)16 * 1024);
     /* Bodies up to 4x the limit reach us and get our JSON 413; beyond that
      * evhttp refuses on its own (also 413) without buffering them. */
     evhttp_set_max_body_size(http, (ev_ssize_t)(self->gw->max_body * 4 + 4096));

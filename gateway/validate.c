@@ -17,7 +17,7 @@ static int s_only(const cJSON *in, const char *const *allowed, char *err, size_t
     cJSON_ArrayForEach(it, in)
     {
         const char *const *a = allowed;
-        while (*a && strcmp(*a, it->string))
+        while (*a && strcmp(*a, it->string) != 0)
             a++;
         if (!*a) {
             snprintf(err, errlen, "%.64s: Extra inputs are not permitted", it->string);
@@ -100,7 +100,7 @@ static int s_str(const cJSON *in, const char *name, const char *alias, bool none
     return 1;
 }
 
-#define TEXT_MAX (1024 * 1024)
+#define TEXT_MAX ((size_t)1024 * 1024)
 
 cJSON *af_validate_chat(const cJSON *in, const char *default_model, af_chat_meta_t *meta,
                         char *err, size_t errlen)
@@ -241,7 +241,7 @@ cJSON *af_validate_messages(const cJSON *in, af_chat_meta_t *meta, char *err, si
         }
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
         if (!cJSON_IsString(role) ||
-            (strcmp(role->valuestring, "user") && strcmp(role->valuestring, "assistant"))) {
+            (strcmp(role->valuestring, "user") != 0 && strcmp(role->valuestring, "assistant") != 0)) {
             snprintf(err, errlen, "messages.%d.role: must be \"user\" or \"assistant\"", i);
             return NULL;
         }
@@ -256,7 +256,7 @@ cJSON *af_validate_messages(const cJSON *in, af_chat_meta_t *meta, char *err, si
         const cJSON *k;
         cJSON_ArrayForEach(k, m)
         {
-            if (strcmp(k->string, "role") && strcmp(k->string, "content")) {
+            if (strcmp(k->string, "role") != 0 && strcmp(k->string, "content") != 0) {
                 snprintf(err, errlen, "messages.%d.%.32s: Extra inputs are not permitted", i,
                          k->string);
                 return NULL;

@@ -88,7 +88,11 @@ struct af_predictor_t {
     af_holt_t *rps;
     double ratio; /* sessions per request/s, learned while unsaturated */
     bool have_ratio;
+    int ratio_samples;
+    bool saturated; /* the last sample's */
 };
+
+#define S_MIN_RATIO_SAMPLES 5
 
 af_predictor_t *af_predictor_new(double alpha, double beta)
 {
@@ -118,6 +122,7 @@ void af_predictor_observe(af_predictor_t *self, double t_s, double sessions, dou
                           bool saturated)
 {
     af_holt_observe(self->sessions, t_s, sessions);
+    self->saturated = saturated;
     if (!(rps > 0))
         return;
     af_holt_observe(self->rps, t_s, rps);
@@ -126,13 +131,19 @@ void af_predictor_observe(af_predictor_t *self, double t_s, double sessions, dou
         /* Slow EWMA: the ratio is a property of the workload, not of the minute. */
         self->ratio = self->have_ratio ? 0.9 * self->ratio + 0.1 * r : r;
         self->have_ratio = true;
+        self->ratio_samples++;
     }
 }
 
 double af_predictor_forecast(const af_predictor_t *self, double horizon_s)
 {
     double f = af_holt_forecast(self->sessions, horizon_s);
-    if (self->have_ratio) {
+    /* The request rate only speaks when the session count cannot: while
+     * capacity is full. Elsewhere sessions are the demand itself, and a rate
+     * that lags or warms up (Prometheus' rate() over a window that is still
+     * filling) would only add noise. The ratio needs a few unsaturated
+     * samples before it is trusted. */
+    if (self->saturated && self->ratio_samples >= S_MIN_RATIO_SAMPLES) {
         double fr = af_holt_forecast(self->rps, horizon_s);
         if (fr >= 0 && fr * self->ratio > f)
             f = fr * self->ratio;

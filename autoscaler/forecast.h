@@ -37,8 +37,10 @@ void af_predictor_destroy(af_predictor_t **self_p);
 void af_predictor_observe(af_predictor_t *self, double t_s, double sessions, double rps,
                           bool saturated);
 
-/* Forecast sessions horizon_s ahead: the larger of the session trend and the
- * request-rate trend converted to sessions. -1 until two samples were seen. */
+/* Forecast sessions horizon_s ahead: the session trend; while the last sample
+ * was saturated (and the sessions-per-rps ratio was learned from at least 5
+ * unsaturated samples), the larger of that and the request-rate trend
+ * converted to sessions. -1 until two samples were seen. */
 double af_predictor_forecast(const af_predictor_t *self, double horizon_s);
 
 #endif

@@ -2,8 +2,8 @@
 # Autoscaler with --source prometheus against a real Prometheus server that
 # scrapes the stand-in manager's /metrics (agent_active_sessions,
 # hypercore_agent_active_count): the queries go through Prometheus' HTTP API
-# (libcurl on the loop), the decision uses Prometheus' numbers, SCALE goes to
-# the manager. Then Prometheus is stopped: evaluations are skipped and
+# (libcurl on the loop), the decision uses Prometheus' numbers (sessions,
+# agents, request rate, CPU, memory), SCALE goes to the manager. Then Prometheus is stopped: evaluations are skipped and
 # counted, the daemon stays up.
 . "$(dirname "$0")/lib.sh"
 command -v prometheus >/dev/null || af_fail "prometheus not installed (apt-get install prometheus)"
@@ -37,7 +37,8 @@ q 'sum(agent_active_sessions)' | grep -q '"1000"' || af_fail "prometheus never s
 
 af_start autoscaler "$AF_BIN/autoscaler" --source prometheus \
   --prometheus-url "http://127.0.0.1:$pp" --manager "tcp://127.0.0.1:$ctl" \
-  --metrics-listen "127.0.0.1:$am" --interval-s 0.5 --cooldown-up-s 30 --request-timeout-s 2
+  --metrics-listen "127.0.0.1:$am" --interval-s 0.5 --cooldown-up-s 30 --request-timeout-s 2 \
+  --predictive
 as_pid=$AF_LAST_PID
 af_wait_port "127.0.0.1:$am"
 for _ in $(seq 100); do [ -s "$AF_TMP/scale.log" ] && break; sleep 0.05; done
@@ -52,6 +53,21 @@ for _ in $(seq 100); do
 done
 grep -q 'current=15 ready=15 .*sessions=1200 .*source=prometheus' "$AF_TMP/autoscaler.log" \
   || af_fail "autoscaler never saw 15 agents / 1,200 sessions through Prometheus"
+
+# The request rate comes through too. rate(agent_requests_total[5m]) over a
+# server that has scraped for seconds only covers part of its window, so it
+# reads low and climbs (60 requests/s once 5 minutes are in): assert it is
+# there and rising, not its final value.
+for _ in $(seq 100); do
+  [ "$(grep -c 'rps=[0-9]*\.[0-9]* .*source=prometheus' "$AF_TMP/autoscaler.log")" -ge 6 ] && \
+    grep -q 'rps=[0-9]*\.[1-9][0-9]* .*source=prometheus\|rps=[1-9][0-9]*\.[0-9]* .*source=prometheus' "$AF_TMP/autoscaler.log" && break
+  sleep 0.1
+done
+mapfile -t rates < <(grep -o 'rps=[0-9]*\.[0-9]*' "$AF_TMP/autoscaler.log" | cut -d= -f2 | grep -v '^0\.00$' | grep -v '^-')
+[ "${#rates[@]}" -ge 2 ] || af_fail "no request rate from rate(agent_requests_total[5m])"
+python3 -c "import sys; a=[float(x) for x in sys.argv[1:]]; sys.exit(0 if 0 < a[0] < a[-1] < 80 else 1)" "${rates[@]}" \
+  || af_fail "request rate not rising within (0, 80): ${rates[*]}"
+grep -q 'cpu_cores=[0-9]*\.[0-9]* memory_bytes=[1-9][0-9]* ' "$AF_TMP/autoscaler.log" || af_fail "no CPU/memory figures"
 
 # Prometheus goes away: evaluations are skipped and counted, no crash.
 kill -TERM "$prom_pid"

@@ -4,8 +4,9 @@
  * Live sessions come from --sessions-file (an integer, re-read on every STATS
  * and scrape, so a scenario changes load by rewriting it); sessions beyond
  * capacity are refused, as a real fleet would. It also serves /metrics with
- * agent_active_sessions and hypercore_agent_active_count, for a real
- * Prometheus to scrape. A scale-up's agents are ready --spawn-delay-ms later. */
+ * agent_active_sessions, hypercore_agent_active_count and agent_requests_total
+ * (demand x --rps-per-session, refused included), for a real Prometheus to
+ * scrape. A scale-up's agents are ready --spawn-delay-ms later. */
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
@@ -31,6 +32,9 @@ typedef struct {
     long pending;
     uint64_t pending_at_ns;
     long stats_served, scales;
+    double rps_per_session; /* offered requests/s per demanded session */
+    double requests;        /* agent_requests_total: offered requests so far */
+    uint64_t requests_ns;
 } s_harness_t;
 
 static void s_tick_fleet(s_harness_t *h)
@@ -63,6 +67,17 @@ static double s_sessions(s_harness_t *h)
 static double s_metric_sessions(void *arg)
 {
     return s_sessions(arg);
+}
+
+/* Requests are counted where they arrive, refused ones too: demand x rate. */
+static double s_metric_requests(void *arg)
+{
+    s_harness_t *h = arg;
+    uint64_t now = af_now_ns();
+    if (h->requests_ns)
+        h->requests += s_demand(h) * h->rps_per_session * (double)(now - h->requests_ns) / 1e9;
+    h->requests_ns = now;
+    return h->requests;
 }
 
 static double s_metric_agents(void *arg)
@@ -162,6 +177,7 @@ int main(int argc, char **argv)
         {"spawn-delay-ms", AF_OPT_INT, &h.spawn_delay_ms, "200", "scale-up to ready", false},
         {"sessions-per-agent", AF_OPT_INT, &h.spa, "100", "capacity per agent", false},
         {"codec", AF_OPT_STR, &h.codec_name, "cbor", "cbor | json", false},
+        {"rps-per-session", AF_OPT_DOUBLE, &h.rps_per_session, "0.05", "requests/s per session", false},
         {NULL, 0, NULL, NULL, NULL, false},
     };
     int rc = af_config_load(opts, "harness", "autoscaler test manager", argc, argv);
@@ -191,6 +207,9 @@ int main(int argc, char **argv)
                         AF_METRIC_GAUGE, s_metric_sessions, &h);
     af_metrics_callback(reg, "hypercore_agent_active_count", "ready agents (harness fleet)",
                         AF_METRIC_GAUGE, s_metric_agents, &h);
+    af_metrics_callback(reg, "agent_requests_total", "offered requests (harness fleet)",
+                        AF_METRIC_COUNTER, s_metric_requests, &h);
+    af_metrics_add_process(reg);
     af_metrics_http_t *mh = af_metrics_http_new(h.base, reg, h.metrics_listen);
     if (!mh) {
         af_metrics_destroy(&reg);

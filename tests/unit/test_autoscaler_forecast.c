@@ -71,6 +71,21 @@ static void test_predictor_sees_through_saturation(void **state)
     assert_true(f > 10000); /* 500 rps * 20 = 10,000 now, and rising */
     af_predictor_destroy(&p);
 
+    /* Not saturated: sessions are the demand; a request rate that climbs on
+     * its own (a rate() window still filling) does not move the forecast. */
+    p = af_predictor_new(0.5, 0.3);
+    for (int i = 0; i < 10; i++)
+        af_predictor_observe(p, 30.0 * i, 4000, 1.0 + 10.0 * i, false);
+    assert_true(fabs(af_predictor_forecast(p, 60) - 4000) < 1e-6);
+    af_predictor_destroy(&p);
+    /* Saturated but the ratio has fewer than 5 unsaturated samples: not trusted. */
+    p = af_predictor_new(0.5, 0.3);
+    af_predictor_observe(p, 0, 4000, 200, false);
+    af_predictor_observe(p, 30, 5000, 400, true);
+    af_predictor_observe(p, 60, 5000, 800, true);
+    assert_true(af_predictor_forecast(p, 60) < 10000); /* rps would say 16,000+ */
+    af_predictor_destroy(&p);
+
     /* Without a request rate, the session series alone drives it. */
     p = af_predictor_new(0.5, 0.3);
     assert_true(af_predictor_forecast(p, 60) < 0);

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Whole stack under supervisord, started the way `make run` starts it
+# (scripts/run-local.sh: 10 pool agents, fake Anthropic upstream): spawn and
+# chat through fleetctl, see tokens stream, then kill -9 each daemon in turn and
+# see supervisord restart it and the system serve again (a chat on an agent
+# survives the manager's restart). Ctrl-C (SIGINT to the process group) stops
+# everything, agents included.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/ops/stack.sh"
+command -v supervisord >/dev/null || af_fail "supervisord not installed"
+fc="$AF_BIN/fleetctl"
+
+ops_stack_env
+ops_stack_start 10
+af_log "stack up: 10 agents ready"
+export FLEET_TOKEN
+FLEET_TOKEN=$("$fc" token --user alice)
+admin=$("$fc" token --user root --role admin)
+
+# ---- spawn, list, chat, session ---------------------------------------------------
+agent=$("$fc" agents spawn --cores 2 | awk '{print $1}')
+[[ "$agent" == ag_* ]] || af_fail "spawn printed '$agent'"
+"$fc" agents list | grep -q "^$agent  alice  ready" || af_fail "agents list lacks $agent"
+"$fc" --json agents get "$agent" | grep -Eq '"cores":[[:space:]]*2' || af_fail "agents get: no cores 2"
+
+"$fc" chat "$agent" -m "first turn" >"$AF_TMP/chat1.out" 2>"$AF_TMP/chat1.err" \
+  || af_fail "chat failed: $(cat "$AF_TMP/chat1.err")"
+grep -q '^You said: first turn w0 w1' "$AF_TMP/chat1.out" || af_fail "chat reply: $(cat "$AF_TMP/chat1.out")"
+session=$(sed -n 's/^\[session \(se_[A-Za-z0-9_-]*\) on .*/\1/p' "$AF_TMP/chat1.err")
+[ -n "$session" ] || af_fail "no session id on stderr: $(cat "$AF_TMP/chat1.err")"
+"$fc" chat "$agent" --session "$session" -m "second turn" >/dev/null 2>&1 || af_fail "second turn failed"
+"$fc" sessions show "$session" >"$AF_TMP/show.out" || af_fail "sessions show failed"
+af_eq "$(grep -c '^user: ' "$AF_TMP/show.out")" 2 "user turns in the session"
+grep -q "^agent    $agent" "$AF_TMP/show.out" || af_fail "session not on $agent"
+
+# Streaming: the first delta reaches the terminal well before the reply ends
+# (the fake paces 40 tokens/s, a reply is ~27 tokens).
+"$fc" --json chat -m "stream please" 2>/dev/null | while IFS= read -r line; do
+  printf '%s %s\n' "$(date +%s%N)" "$line"
+done >"$AF_TMP/stream.out"
+ndelta=$(grep -c '"event":"delta"' "$AF_TMP/stream.out" || true)
+[ "$ndelta" -ge 10 ] || af_fail "only $ndelta delta events: $(head -3 "$AF_TMP/stream.out")"
+t_first=$(grep -m1 '"event":"delta"' "$AF_TMP/stream.out" | cut -d' ' -f1)
+t_done=$(grep -m1 '"event":"done"' "$AF_TMP/stream.out" | cut -d' ' -f1)
+spread=$(( (t_done - t_first) / 1000000 ))
+[ "$spread" -ge 300 ] || af_fail "tokens did not stream: first delta only ${spread} ms before done"
+af_log "stream: $ndelta deltas over ${spread} ms"
+
+# ---- kill -9 each daemon; supervisord restarts it; the system serves again ------------
+ready_agents() {
+  curl -fsS "http://127.0.0.1:$OPS_MGR_METRICS/metrics" 2>/dev/null \
+    | awk '$1 == "manager_agents{state=\"ready\"}" {print int($2)}' || true
+}
+for prog in gateway manager autoscaler fake-anthropic; do
+  old=$(ops_ctl pid "$prog")
+  [ "${old:-0}" -gt 0 ] || af_fail "$prog has no pid"
+  kill -KILL "$old"
+  new=0
+  for _ in $(seq 200); do
+    new=$(ops_ctl pid "$prog" 2>/dev/null || echo 0)
+    if [ "${new:-0}" -gt 0 ] && [ "$new" != "$old" ] && ops_ctl status "$prog" | grep -q RUNNING; then break; fi
+    sleep 0.1
+  done
+  [ "${new:-0}" -gt 0 ] && [ "$new" != "$old" ] || af_fail "supervisord did not restart $prog"
+  # Serving again: ready, and a new chat completes.
+  ok=0
+  for _ in $(seq 150); do
+    if curl -fsS -o /dev/null "$FLEET_URL/readyz" 2>/dev/null \
+       && "$fc" chat -m "after $prog restart" >"$AF_TMP/after.out" 2>/dev/null \
+       && grep -q "^You said: after $prog restart" "$AF_TMP/after.out"; then ok=1; break; fi
+    sleep 0.2
+  done
+  [ "$ok" = 1 ] || af_fail "no chat served after $prog was killed and restarted"
+  case "$prog" in
+    manager)
+      # Agents outlive the manager and re-register: still 11 (10 pool + alice's),
+      # no duplicates; the session on alice's agent continues.
+      for _ in $(seq 100); do [ "$(ready_agents)" = 11 ] && break; sleep 0.1; done
+      af_eq "$(ready_agents)" 11 "ready agents after the manager's restart"
+      "$fc" chat "$agent" --session "$session" -m "third turn" >/dev/null 2>&1 \
+        || af_fail "session $session broken by the manager's restart"
+      ;;
+    autoscaler)
+      curl -fsS "http://127.0.0.1:$OPS_AS_METRICS/metrics" | grep -q '^# TYPE autoscaler_decisions_total' \
+        || af_fail "autoscaler metrics not served after restart"
+      ;;
+  esac
+  af_log "$prog: killed $old, restarted as $new, serving"
+done
+
+# ---- stats and scale through fleetctl --------------------------------------------
+"$fc" --token "$admin" --json stats | grep -Eq '"ready":[[:space:]]*11' || af_fail "stats: not 11 ready"
+"$fc" --token "$admin" scale 12 --reason "ops test" | grep -q '^target 12' || af_fail "scale 12 refused"
+# The target counts pool agents: 12 of them, plus alice's own.
+for _ in $(seq 100); do [ "$(ready_agents)" = 13 ] && break; sleep 0.1; done
+af_eq "$(ready_agents)" 13 "ready agents after scale 12 (12 pool + alice's)"
+pool=$("$fc" --token "$admin" --json stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["pool"])')
+af_eq "$pool" 12 "pool agents after scale 12"
+rc=0; "$fc" scale 20 >/dev/null 2>"$AF_TMP/scale.err" || rc=$?
+af_eq "$rc" 3 "exit code of scale with a user token"
+grep -q 'admin' "$AF_TMP/scale.err" || af_fail "scale refusal does not say admin: $(cat "$AF_TMP/scale.err")"
+
+# ---- Ctrl-C: everything stops, nothing is left ------------------------------------------
+ops_stack_stop
+grep -q '^agentfleet stopped' "$AF_TMP/run-local.log" || af_fail "run-local did not finish"
+! grep -q 'WARNING: agent processes outlived' "$AF_TMP/run-local.log" || af_fail "agents outlived the manager"
+left=$(ops_leftovers)
+[ -z "$left" ] || { ps -o pid,args -p $left >&2; af_fail "processes left after Ctrl-C: $left"; }
+af_log "PASS: restarts of 4 daemons survived; Ctrl-C left nothing running"

@@ -6,7 +6,7 @@
 #include <event2/event.h>
 #include <stddef.h>
 
-#define AF_HTTPC_MAX_BODY (4 * 1024 * 1024)
+#define AF_HTTPC_MAX_BODY ((size_t)4 << 20)
 
 /* status: the HTTP status, or -1 on a transport failure (err says which).
  * body is NUL-terminated and borrowed for the call. */

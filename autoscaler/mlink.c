@@ -67,7 +67,7 @@ static void s_on_message(zsock_t *sock, void *arg)
     af_mlink_t *self = arg;
     af_msg_t *msg = NULL;
     af_proto_err_t err;
-    int rc = af_proto_recv(sock, false, AF_PROTO_MAX_BODY_DEFAULT, true, self->codec, &msg, &err);
+    int rc = af_proto_recv(sock, false, (size_t)AF_PROTO_MAX_BODY_DEFAULT, true, self->codec, &msg, &err);
     if (rc != 0)
         return; /* refused frames were answered and counted by af_proto_recv */
     for (int i = 0; i < S_SLOTS; i++) {

@@ -185,7 +185,7 @@ int af_sim_run(const af_trace_t *trace, const af_sim_config_t *cfg, af_sim_kind_
 
         if (i % every == 0) {
             long cur = fleet->ready + fleet->pending;
-            long target = cur;
+            long target;
             if (kind == AF_SIM_HPA) {
                 target = af_hpa_decide(hpa, now, cur, served);
             } else {

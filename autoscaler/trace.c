@@ -100,7 +100,7 @@ af_trace_t *af_trace_parse(const char *buf, size_t len, char *err, size_t errlen
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    char line[256];
+    char line[256] = {0};
     size_t pos = 0;
     int lineno = 0;
     while (pos < len) {

@@ -48,10 +48,15 @@ static void s_tick_fleet(s_harness_t *h)
 static double s_demand(s_harness_t *h)
 {
     FILE *f = fopen(h->sessions_file, "r");
+    char buf[64];
     double v = 0;
     if (f) {
-        if (fscanf(f, "%lf", &v) != 1)
-            v = 0;
+        if (fgets(buf, sizeof buf, f)) {
+            char *end;
+            v = strtod(buf, &end);
+            if (end == buf)
+                v = 0;
+        }
         fclose(f);
     }
     return v < 0 ? 0 : v;
@@ -92,7 +97,7 @@ static void s_on_message(zsock_t *sock, void *arg)
     s_harness_t *h = arg;
     af_msg_t *msg = NULL;
     af_proto_err_t err;
-    if (af_proto_recv(sock, true, AF_PROTO_MAX_BODY_DEFAULT, true, h->codec, &msg, &err) != 0)
+    if (af_proto_recv(sock, true, (size_t)AF_PROTO_MAX_BODY_DEFAULT, true, h->codec, &msg, &err) != 0)
         return;
     cJSON *body = cJSON_CreateObject();
     const char *verb = "OK";
@@ -117,7 +122,7 @@ static void s_on_message(zsock_t *sock, void *arg)
     } else if (!strcmp(msg->verb, "SCALE")) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg->body, "target");
         const char *role = af_msg_str(msg, "role");
-        if (!cJSON_IsNumber(t) || t->valuedouble < 0 || !role || strcmp(role, "admin")) {
+        if (!cJSON_IsNumber(t) || t->valuedouble < 0 || !role || strcmp(role, "admin") != 0) {
             verb = "ERROR";
             cJSON_AddStringToObject(body, "code", "invalid_request");
             cJSON_AddStringToObject(body, "message", "target (number) and role admin required");

@@ -25,6 +25,20 @@ ops_stack_env() {
   export FLEET_URL="http://127.0.0.1:$OPS_HTTP"
 }
 
+# On any exit (a failed assertion included) stop the stack the way Ctrl-C
+# does before lib.sh's cleanup, whose TERM-then-KILL of run-local.sh could
+# otherwise orphan supervisord.
+_ops_exit() {
+  local rc=$?
+  if [ -n "${OPS_RUN_PID:-}" ] && kill -0 "$OPS_RUN_PID" 2>/dev/null; then
+    kill -INT -- "-$OPS_RUN_PID" 2>/dev/null || true
+    for _ in $(seq 300); do kill -0 "$OPS_RUN_PID" 2>/dev/null || break; sleep 0.1; done
+  fi
+  (exit "$rc")
+  af_cleanup
+}
+trap _ops_exit EXIT
+
 # Starts scripts/run-local.sh (as `make run` does, without the build) in the
 # background; its pid is OPS_RUN_PID. Waits until the gateway is ready and
 # the manager reports at least $1 ready agents (default 10).

@@ -1,8 +1,8 @@
-/* The daemon's evaluation cycle: every interval, read a sample from the
- * metrics source (manager STATS or Prometheus), feed the forecaster, ask the
- * policy, log the decision with its inputs and reason, export metrics, and send
- * SCALE (unless dry-run). One evaluation at a time: a tick that finds the
- * previous one still waiting is skipped. */
+/* The daemon's evaluation cycle: every interval, sample the metrics source,
+ * ask the policy, log and export the decision, and send SCALE (unless dry-run).
+ *
+ * One evaluation at a time: a tick that finds the previous one still waiting
+ * is skipped. */
 #ifndef AF_AUTOSCALER_CONTROLLER_H
 #define AF_AUTOSCALER_CONTROLLER_H
 

@@ -1,7 +1,6 @@
-/* Demand forecasting for the predictive policy: Holt's linear trend (double
- * exponential smoothing) over irregularly spaced samples, and a demand
- * predictor that combines the session series with the request-rate series.
- * Pure: the caller passes sample times. */
+/* Demand forecasting for the predictive policy: Holt's linear trend over
+ * irregularly spaced samples, and a predictor combining sessions and request
+ * rate. Pure: the caller passes sample times. */
 #ifndef AF_AUTOSCALER_FORECAST_H
 #define AF_AUTOSCALER_FORECAST_H
 

@@ -1,7 +1,9 @@
-/* A Kubernetes-HPA-style baseline for the simulator's comparison:
+/* A Kubernetes-HPA-style baseline for the simulator's comparison. Pure; the
+ * caller passes time.
+ *
  * desired = ceil(current * utilization / target), no change while the ratio is
  * within the tolerance, scale-up at once, scale-down only to the highest
- * recommendation of the stabilisation window. Pure; the caller passes time. */
+ * recommendation of the stabilisation window. */
 #ifndef AF_AUTOSCALER_HPA_H
 #define AF_AUTOSCALER_HPA_H
 

@@ -1,7 +1,6 @@
-/* The autoscaler's link to the manager: one DEALER (routing id
- * "autoscaler-<pid>") on the manager's control ROUTER, requests matched to
- * replies by `req`, each with a timeout. Knows no verb; source_manager.c and
- * actuator.c build and read the bodies. */
+/* The autoscaler's link to the manager: one DEALER ("autoscaler-<pid>") on the
+ * control ROUTER, replies matched to requests by `req`, each with a timeout.
+ * Knows no verb: source_manager.c and actuator.c build and read the bodies. */
 #ifndef AF_AUTOSCALER_MLINK_H
 #define AF_AUTOSCALER_MLINK_H
 

@@ -1,8 +1,9 @@
-/* Scaling policy: the design's reactive rules (thresholds, stepped or aggressive
- * moves, cooldowns, min/max clamps, scale-down safety) plus the predictive rule
- * (the same rules applied to forecast demand, never below the reactive result).
- * Pure: no sockets, no clock; callers pass the time, so tests and the simulator
- * drive it exactly like the daemon does. */
+/* Scaling policy: the design's reactive rules plus the predictive rule (a
+ * forecast-sized target, never below the reactive one). Pure: no sockets, no
+ * clock; tests, the simulator and the daemon drive the same code.
+ *
+ * Reactive: thresholds, stepped or aggressive moves, cooldowns, min/max clamps
+ * and scale-down safety; the rules are spelled out at the top of policy.c. */
 #ifndef AF_AUTOSCALER_POLICY_H
 #define AF_AUTOSCALER_POLICY_H
 

@@ -1,8 +1,9 @@
-/* Trace replay: runs the policy code (reactive, predictive) and the HPA-style
- * baseline over a load trace in compressed time, with a modelled spawn delay,
- * and scores each: agent-hours, overload minutes, peak refused sessions,
- * under-utilized minutes, scaling actions. Deterministic (no clock, no
- * randomness). Also renders the side-by-side report and an SVG plot. */
+/* Trace replay: the policy code (reactive, predictive) and the HPA-style
+ * baseline over a load trace with a modelled spawn delay, scored side by side,
+ * plus the report and an SVG plot. Deterministic: no clock, no randomness.
+ *
+ * Scores: agent-hours, overload minutes, peak refused sessions, under-utilized
+ * minutes, scaling actions. */
 #ifndef AF_AUTOSCALER_SIMULATE_H
 #define AF_AUTOSCALER_SIMULATE_H
 

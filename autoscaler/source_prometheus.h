@@ -1,9 +1,11 @@
-/* Metrics from Prometheus' HTTP query API (GET /api/v1/query?query=...), with
- * the design's queries: live sessions (agent_active_sessions), agents
+/* Metrics from Prometheus' HTTP query API (GET /api/v1/query) with the design's
+ * queries, run concurrently over http_client.c. The response parser is pure
+ * and fuzzed.
+ *
+ * Queries: live sessions (agent_active_sessions), agents
  * (hypercore_agent_active_count, else the number of agents reporting
- * sessions), request rate (rate(agent_requests_total[5m])), and fleet CPU and
- * memory (logged and exported, not used by the policy). The response parser is
- * pure and fuzzed. */
+ * sessions), request rate (rate(agent_requests_total[5m])), fleet CPU and
+ * memory (logged only, not used by the policy). */
 #ifndef AF_AUTOSCALER_SOURCE_PROMETHEUS_H
 #define AF_AUTOSCALER_SOURCE_PROMETHEUS_H
 

@@ -114,9 +114,9 @@ static void s_dispatch(af_manager_t *self, af_msg_t *msg)
 {
     const char *v = msg->verb;
     if (!strcmp(v, "WELCOME")) {
-        long hb = (long)af_msg_num(msg, "heartbeat_ms", (double)self->hb_ms);
-        if (hb >= 10 && hb <= 60000)
-            self->hb_ms = hb;
+        double hb = af_msg_num(msg, "heartbeat_ms", (double)self->hb_ms);
+        if (hb >= 10 && hb <= 60000) /* checked as a double: the cast is then defined */
+            self->hb_ms = (long)hb;
         if (self->state != AF_MANAGER_REGISTERED)
             af_info("event=registered endpoint=%s heartbeat_ms=%ld", self->endpoint, self->hb_ms);
         self->state = AF_MANAGER_REGISTERED;

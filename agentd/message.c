@@ -42,9 +42,11 @@ static void s_usage(af_message_t *m, const cJSON *usage)
 {
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(usage, "input_tokens");
     const cJSON *out = cJSON_GetObjectItemCaseSensitive(usage, "output_tokens");
-    if (cJSON_IsNumber(in) && in->valuedouble >= 0)
+    /* Range-checked before the cast: a double beyond long is undefined
+     * behaviour, and no count of tokens comes near 1e15 (found by the fuzzer). */
+    if (cJSON_IsNumber(in) && in->valuedouble >= 0 && in->valuedouble < 1e15)
         m->input_tokens = (long)in->valuedouble;
-    if (cJSON_IsNumber(out) && out->valuedouble >= 0)
+    if (cJSON_IsNumber(out) && out->valuedouble >= 0 && out->valuedouble < 1e15)
         m->output_tokens = (long)out->valuedouble;
 }
 

@@ -72,6 +72,13 @@ static void test_parse_response(void **state)
         af_message_clear(&m);
     }
     assert_int_equal(af_message_parse_error(&m, "{}", 2), -1);
+    /* Absurd token counts are ignored, not cast (undefined behaviour). */
+    const char *huge = "{\"type\":\"message\",\"content\":[],\"usage\":{\"input_tokens\":1e300,"
+                       "\"output_tokens\":-5}}";
+    assert_int_equal(af_message_parse_response(&m, huge, strlen(huge)), 0);
+    assert_int_equal(m.input_tokens, 0);
+    assert_int_equal(m.output_tokens, 0);
+    af_message_clear(&m);
     /* A type we would not pass on (empty, odd characters) becomes api_error. */
     const char *odd[] = {"{\"type\":\"error\",\"error\":{\"type\":\"\"}}",
                          "{\"type\":\"error\",\"error\":{\"type\":\"x{y=\\\"1\\\"}\"}}"};

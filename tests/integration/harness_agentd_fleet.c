@@ -792,6 +792,22 @@ static void sc_reregister(h_t *h)
 static void sc_shutdown(h_t *h)
 {
     cJSON_Delete(h_fake(h, "/_reset", "{}"));
+    /* Idle sessions expire (agent run with --session-ttl 1). */
+    h_run_chat(h, 2, "se_ttl", "remember me", false, 5000);
+    H_CHECK(h, h_session_get(h, "g7", "se_ttl", "alice") != NULL, "new session not found");
+    H_CHECK(h, h_metric(h, "agent_active_sessions") == 1, "agent_active_sessions != 1");
+    usleep(2500000);
+    h->last_ok_req[0] = '\0';
+    cJSON *gb = cJSON_CreateObject();
+    cJSON_AddStringToObject(gb, "session_id", "se_ttl");
+    cJSON_AddStringToObject(gb, "user", "alice");
+    h_send(h, h->gw, "SESSION_GET", "c3", gb);
+    int i3 = 3;
+    h_wait(h, p_ended, &i3, 3000);
+    double live = h_metric(h, "agent_active_sessions");
+    printf("TTL 1 s: SESSION_GET after 2.5 s idle -> %s, agent_active_sessions=%.0f\n",
+           h->chats[3].error, live);
+    H_CHECK(h, !strcmp(h->chats[3].error, "not_found") && live == 0, "session did not expire");
     h_chat(h, 1, "se_s", "alice", "long one [[words:300]] [[tps:20]]", true);
     int i1 = 1;
     h_wait(h, p_deltas, &i1, 5000);

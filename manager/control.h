@@ -13,9 +13,11 @@
 typedef struct af_control_t af_control_t;
 
 /* Binds listen (e.g. tcp://127.0.0.1:5550) and joins base. fleet not owned.
- * Returns NULL (and logs) when the endpoint cannot be bound. */
+ * batch_ms > 0 coalesces wake-ups: the socket is drained every batch_ms
+ * instead of on every message (adds at most batch_ms of latency). Returns NULL
+ * (and logs) when the endpoint cannot be bound. */
 af_control_t *af_control_new(struct event_base *base, const char *listen, af_fleet_t *fleet,
-                             af_mgr_metrics_t *metrics, size_t max_body);
+                             af_mgr_metrics_t *metrics, size_t max_body, int batch_ms);
 void af_control_destroy(af_control_t **self_p);
 
 /* Handles one decoded message (not owned). Exposed so tests can drive the

@@ -26,7 +26,7 @@ typedef struct {
     char *listen, *advertise, *metrics_listen, *provider, *agentd_path, *hypercore_url;
     char *images, *codec, *log_level, *anthropic_key_file;
     long quota, min_agents, max_agents, capacity, heartbeat_ms, spawn_timeout_ms;
-    long hypercore_timeout_ms, kill_grace_ms, max_body;
+    long hypercore_timeout_ms, kill_grace_ms, max_body, batch_ms;
 } s_opts_t;
 
 static void s_on_signal(evutil_socket_t sig, short what, void *arg)
@@ -115,6 +115,8 @@ int main(int argc, char **argv)
         {"images", AF_OPT_STR, &o.images, "agentd:latest", "allowed images (comma list)", false},
         {"codec", AF_OPT_STR, &o.codec, "cbor", "reply codec: cbor | json", false},
         {"max-body", AF_OPT_INT, &o.max_body, "1048576", "largest accepted body in bytes", false},
+        {"batch-ms", AF_OPT_INT, &o.batch_ms, "10",
+         "drain the control socket every N ms instead of per message (0: per message)", false},
         {"log-level", AF_OPT_STR, &o.log_level, "info", "debug | info | warn | error", false},
         {"anthropic-key-file", AF_OPT_STR, &o.anthropic_key_file, NULL,
          "file holding the Anthropic API key, handed to agents in WELCOME", true},
@@ -224,7 +226,7 @@ int main(int argc, char **argv)
     af_fleet_set_provider(fleet, provider);
 
     /* 4. listeners */
-    control = af_control_new(base, o.listen, fleet, &metrics, (size_t)o.max_body);
+    control = af_control_new(base, o.listen, fleet, &metrics, (size_t)o.max_body, (int)o.batch_ms);
     if (!control)
         goto done;
     http = af_metrics_http_new(base, metrics.registry, o.metrics_listen);

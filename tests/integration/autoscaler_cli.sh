@@ -4,6 +4,7 @@
 # --check-config, --dry-run (decides and logs, sends no SCALE), and a manager
 # that is not there (evaluations skipped and counted, no crash).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_autoscaler.bash"
 as="$AF_BIN/autoscaler"
 tr="$AF_ROOT/bench/traces"
 
@@ -50,15 +51,10 @@ AF_AUTOSCALER_MIN_AGENTS=abc "$as" --check-config 2>"$AF_TMP/err" && af_fail "ba
 grep -q 'AF_AUTOSCALER_MIN_AGENTS' "$AF_TMP/err" || af_fail "env error does not name the variable"
 
 # Dry run against the stand-in manager: decisions logged, no SCALE sent.
-ctl=$(af_free_port); hm=$(af_free_port); am=$(af_free_port)
 echo 5000 >"$AF_TMP/sessions"; : >"$AF_TMP/scale.log"
-af_start harness "$AF_BUILD/tests/integration/harness_autoscaler_manager" \
-  --bind "tcp://127.0.0.1:$ctl" --metrics-listen "127.0.0.1:$hm" --agents 20 \
-  --sessions-file "$AF_TMP/sessions" --scale-log "$AF_TMP/scale.log" --codec json
-af_wait_port "127.0.0.1:$hm"
-af_start dry "$as" --manager "tcp://127.0.0.1:$ctl" --metrics-listen "127.0.0.1:$am" \
-  --interval-s 0.2 --dry-run --aggressive --predictive --codec json
-af_wait_port "127.0.0.1:$am"
+as_harness --agents 20 --sessions-file "$AF_TMP/sessions" --scale-log "$AF_TMP/scale.log" --codec json
+as_start dry --manager "tcp://127.0.0.1:$CTL" --interval-s 0.2 --dry-run --aggressive \
+  --predictive --codec json
 for _ in $(seq 50); do grep -q 'decision direction=up' "$AF_TMP/dry.log" && break; sleep 0.1; done
 grep -q 'decision direction=up reason=utilization_high target=30 current=20 .* dry_run=1' "$AF_TMP/dry.log" \
   || af_fail "dry-run decision not logged"
@@ -66,11 +62,9 @@ sleep 0.5
 af_eq "$(wc -c <"$AF_TMP/scale.log")" 0 "dry-run sent a SCALE"
 
 # No manager at all: skipped evaluations are counted; the daemon stays up.
-dead=$(af_free_port); am2=$(af_free_port)
-af_start nomgr "$as" --manager "tcp://127.0.0.1:$dead" --metrics-listen "127.0.0.1:$am2" \
-  --interval-s 0.1 --request-timeout-s 0.3
-pid=$AF_LAST_PID
-af_wait_port "127.0.0.1:$am2"
+dead=$(af_free_port)
+as_start nomgr --manager "tcp://127.0.0.1:$dead" --interval-s 0.1 --request-timeout-s 0.3
+pid=$AS_PID am2=$AM
 sleep 1
 kill -0 "$pid" || af_fail "autoscaler died without a manager"
 curl -sf "http://127.0.0.1:$am2/metrics" | grep -q '^autoscaler_source_errors_total{source="manager"} [1-9]' \

@@ -7,7 +7,8 @@
 # the sessions end (stand-in leaves) -> after the scale-down cooldown the
 # autoscaler scales down and the manager drains pool agents.
 . "$(dirname "$0")/lib.sh"
-CTL=$(af_free_port); MET=$(af_free_port); AM=$(af_free_port)
+. "$(dirname "$0")/lib_autoscaler.bash"
+CTL=$(af_free_port); MET=$(af_free_port)
 EP="tcp://127.0.0.1:$CTL"
 CLIENT="$AF_BUILD/tests/integration/harness_manager_client"
 stats() { "$CLIENT" "$EP" STATS '{}' 5000 | sed 's/^OK //'; }
@@ -24,9 +25,8 @@ load_pid=$AF_LAST_PID
 for _ in $(seq 100); do [ "$(stats | jq .sessions)" = 1200 ] && break; sleep 0.05; done
 af_eq "$(stats | jq -c '[.agents.ready, .sessions, .pool]')" "[10,1200,9]" "1,200 sessions on 10 agents"
 
-af_start autoscaler "$AF_BIN/autoscaler" --manager "$EP" --metrics-listen "127.0.0.1:$AM" \
-  --interval-s 0.5 --cooldown-up-s 3 --cooldown-down-s 6 --min-agents 10 --max-agents 30
-af_wait_port "127.0.0.1:$AM"
+as_start autoscaler --manager "$EP" --interval-s 0.5 --cooldown-up-s 3 --cooldown-down-s 6 \
+  --min-agents 10 --max-agents 30
 
 # Scale-up: fleet 10 -> 15, the pool (the part SCALE moves) 9 -> 14.
 for _ in $(seq 200); do [ "$(stats | jq '.pool')" = 14 ] && break; sleep 0.05; done

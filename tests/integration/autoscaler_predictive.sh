@@ -4,16 +4,13 @@
 # utilization is still below it, so the SCALE comes early, with reason
 # "forecast" — which the reactive rules alone can never produce.
 . "$(dirname "$0")/lib.sh"
-ctl=$(af_free_port); hm=$(af_free_port); am=$(af_free_port)
+. "$(dirname "$0")/lib_autoscaler.bash"
 echo 1000 >"$AF_TMP/sessions"; : >"$AF_TMP/scale.log"
-af_start harness "$AF_BUILD/tests/integration/harness_autoscaler_manager" \
-  --bind "tcp://127.0.0.1:$ctl" --metrics-listen "127.0.0.1:$hm" --agents 20 \
-  --spawn-delay-ms 300 --sessions-file "$AF_TMP/sessions" --scale-log "$AF_TMP/scale.log"
-af_wait_port "127.0.0.1:$hm"
-af_start autoscaler "$AF_BIN/autoscaler" --manager "tcp://127.0.0.1:$ctl" \
-  --metrics-listen "127.0.0.1:$am" --interval-s 0.25 --predictive --spawn-lead-s 2 \
-  --cooldown-up-s 60
-af_wait_port "127.0.0.1:$am"
+as_harness --agents 20 --spawn-delay-ms 300 --sessions-file "$AF_TMP/sessions" \
+  --scale-log "$AF_TMP/scale.log"
+as_start autoscaler --manager "tcp://127.0.0.1:$CTL" --interval-s 0.25 --predictive \
+  --spawn-lead-s 2 --cooldown-up-s 60
+am=$AM
 sleep 1   # a few flat samples first: no trend, no action
 af_eq "$(wc -c <"$AF_TMP/scale.log")" 0 "SCALE on flat load"
 s=1000

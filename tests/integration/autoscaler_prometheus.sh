@@ -6,15 +6,15 @@
 # agents, request rate, CPU, memory), SCALE goes to the manager. Then Prometheus is stopped: evaluations are skipped and
 # counted, the daemon stays up.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_autoscaler.bash"
 command -v prometheus >/dev/null || af_fail "prometheus not installed (apt-get install prometheus)"
 
-ctl=$(af_free_port); hm=$(af_free_port); am=$(af_free_port); pp=$(af_free_port)
+pp=$(af_free_port)
 echo 1200 >"$AF_TMP/sessions"
 : >"$AF_TMP/scale.log"
-af_start harness "$AF_BUILD/tests/integration/harness_autoscaler_manager" \
-  --bind "tcp://127.0.0.1:$ctl" --metrics-listen "127.0.0.1:$hm" --agents 10 \
-  --spawn-delay-ms 300 --sessions-file "$AF_TMP/sessions" --scale-log "$AF_TMP/scale.log"
-af_wait_port "127.0.0.1:$hm"
+as_harness --agents 10 --spawn-delay-ms 300 --sessions-file "$AF_TMP/sessions" \
+  --scale-log "$AF_TMP/scale.log"
+hm=$HM ctl=$CTL
 
 cat >"$AF_TMP/prometheus.yml" <<YML
 global:
@@ -35,12 +35,10 @@ for _ in $(seq 150); do
 done
 q 'sum(agent_active_sessions)' | grep -q '"1000"' || af_fail "prometheus never scraped the harness"
 
-af_start autoscaler "$AF_BIN/autoscaler" --source prometheus \
-  --prometheus-url "http://127.0.0.1:$pp" --manager "tcp://127.0.0.1:$ctl" \
-  --metrics-listen "127.0.0.1:$am" --interval-s 0.5 --cooldown-up-s 30 --request-timeout-s 2 \
+as_start autoscaler --source prometheus --prometheus-url "http://127.0.0.1:$pp" \
+  --manager "tcp://127.0.0.1:$ctl" --interval-s 0.5 --cooldown-up-s 30 --request-timeout-s 2 \
   --predictive
-as_pid=$AF_LAST_PID
-af_wait_port "127.0.0.1:$am"
+as_pid=$AS_PID am=$AM
 for _ in $(seq 100); do [ -s "$AF_TMP/scale.log" ] && break; sleep 0.05; done
 [ -s "$AF_TMP/scale.log" ] || af_fail "no SCALE within 5 s"
 read -r _ target reason <"$AF_TMP/scale.log"

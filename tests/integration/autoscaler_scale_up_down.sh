@@ -5,19 +5,15 @@
 # the scale-down cooldown; metrics and decision logs show inputs and reasons;
 # SIGTERM ends it cleanly.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_autoscaler.bash"
 
-ctl=$(af_free_port); hm=$(af_free_port); am=$(af_free_port)
 echo 1200 >"$AF_TMP/sessions"
 : >"$AF_TMP/scale.log"
-af_start harness "$AF_BUILD/tests/integration/harness_autoscaler_manager" \
-  --bind "tcp://127.0.0.1:$ctl" --metrics-listen "127.0.0.1:$hm" --agents 10 \
-  --spawn-delay-ms 300 --sessions-file "$AF_TMP/sessions" --scale-log "$AF_TMP/scale.log"
-af_wait_port "127.0.0.1:$hm"
-af_start autoscaler "$AF_BIN/autoscaler" --manager "tcp://127.0.0.1:$ctl" \
-  --metrics-listen "127.0.0.1:$am" --interval-s 0.25 --cooldown-up-s 1.5 --cooldown-down-s 3 \
-  --request-timeout-s 1
-as_pid=$AF_LAST_PID
-af_wait_port "127.0.0.1:$am"
+as_harness --agents 10 --spawn-delay-ms 300 --sessions-file "$AF_TMP/sessions" \
+  --scale-log "$AF_TMP/scale.log"
+as_start autoscaler --manager "tcp://127.0.0.1:$CTL" --interval-s 0.25 --cooldown-up-s 1.5 \
+  --cooldown-down-s 3 --request-timeout-s 1
+as_pid=$AS_PID am=$AM
 
 # Scale-up: 1,200 sessions want 12 agents; 10 hold 1,000 (100 %): one step, 15.
 for _ in $(seq 100); do [ -s "$AF_TMP/scale.log" ] && break; sleep 0.05; done

@@ -6,7 +6,9 @@
  * capacity are refused, as a real fleet would. It also serves /metrics with
  * agent_active_sessions, hypercore_agent_active_count and agent_requests_total
  * (demand x --rps-per-session, refused included), for a real Prometheus to
- * scrape. A scale-up's agents are ready --spawn-delay-ms later. */
+ * scrape. A scale-up's agents are ready --spawn-delay-ms later. With
+ * --ports-file it binds ephemeral ports and says which (no port races with
+ * other tests running at the same time). */
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
@@ -22,7 +24,7 @@
 #include <string.h>
 
 typedef struct {
-    char *bind, *metrics_listen, *sessions_file, *scale_log, *codec_name;
+    char *bind, *metrics_listen, *sessions_file, *scale_log, *codec_name, *ports_file;
     long agents, spawn_delay_ms, spa;
     af_codec_t codec;
     zsock_t *sock;
@@ -182,6 +184,7 @@ int main(int argc, char **argv)
         {"spawn-delay-ms", AF_OPT_INT, &h.spawn_delay_ms, "200", "scale-up to ready", false},
         {"sessions-per-agent", AF_OPT_INT, &h.spa, "100", "capacity per agent", false},
         {"codec", AF_OPT_STR, &h.codec_name, "cbor", "cbor | json", false},
+        {"ports-file", AF_OPT_STR, &h.ports_file, NULL, "write \"control-port metrics-port\" here once bound (use --bind tcp://127.0.0.1:* and --metrics-listen 127.0.0.1:0)", false},
         {"rps-per-session", AF_OPT_DOUBLE, &h.rps_per_session, "0.05", "requests/s per session", false},
         {NULL, 0, NULL, NULL, NULL, false},
     };
@@ -199,7 +202,8 @@ int main(int argc, char **argv)
     h.sock = zsock_new(ZMQ_ROUTER);
     zsock_set_router_mandatory(h.sock, 1);
     zsock_set_linger(h.sock, 0);
-    if (zsock_bind(h.sock, "%s", h.bind) < 0) {
+    int ctl_port = zsock_bind(h.sock, "%s", h.bind);
+    if (ctl_port < 0) {
         af_error("cannot bind %s", h.bind);
         zsock_destroy(&h.sock);
         event_base_free(h.base);
@@ -223,6 +227,17 @@ int main(int argc, char **argv)
         event_base_free(h.base);
         af_config_free(opts);
         return 1;
+    }
+    if (*h.ports_file) {
+        /* Written then renamed: a scenario polling for it never reads half. */
+        char tmp[1100];
+        snprintf(tmp, sizeof tmp, "%s.tmp", h.ports_file);
+        FILE *pf = fopen(tmp, "w");
+        if (pf) {
+            fprintf(pf, "%d %d\n", ctl_port, af_metrics_http_port(mh));
+            fclose(pf);
+            rename(tmp, h.ports_file);
+        }
     }
     struct event *sig = evsignal_new(h.base, SIGTERM, s_on_signal, h.base);
     struct event *sig2 = evsignal_new(h.base, SIGINT, s_on_signal, h.base);

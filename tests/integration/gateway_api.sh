@@ -146,8 +146,14 @@ req POST /v1/chat "$ALICE" '{"message":"first"}'; expect 200; SD=$(jf .session_i
 req POST /v1/chat "$ALICE" "{\"session_id\":\"$SD\",\"message\":\"[[die]]\"}"; expect 502 api_error
 req POST /v1/chat "$ALICE" "{\"session_id\":\"$SD\",\"message\":\"after\"}"; expect 200
 [ "$(jf .agent_id)" != "$AD" ] || af_fail "session not placed on another agent"
+af_log "an agent dying mid-stream: the stream ends with an error event"
+curl -s -N -o "$AF_TMP/sse2" -w '%{http_code}' -H "x-api-key: $ALICE" -X POST "$G/v1/messages" \
+  --data-binary '{"model":"m","max_tokens":9,"stream":true,"messages":[{"role":"user","content":"[[die-midstream]]"}]}' >"$AF_TMP/code2"
+af_eq "$(cat "$AF_TMP/code2")" 200 "stream status (sent before the agent died)"
+af_eq "$(grep -c '^event: content_block_delta' "$AF_TMP/sse2")" 2 "deltas before the failure"
+af_eq "$(grep '^event:' "$AF_TMP/sse2" | tail -1)" "event: error" "last event"
+af_eq "$(tail -n 2 "$AF_TMP/sse2" | sed -n 's/^data: //p' | jq -r .error.type)" api_error "error event type"
 af_log "no capacity: 503 with Retry-After"
-req POST /v1/chat "$ALICE" '{"message":"[[die]]"}'; expect 502 api_error
 req POST /v1/chat "$ALICE" '{"message":"nobody left"}'; expect 503 overloaded_error
 [ -n "$(hdr Retry-After)" ] || af_fail "503 without Retry-After"
 req GET /readyz ""; expect 503 overloaded_error

@@ -6,6 +6,7 @@
  * (streams: one DELTA per word), keep per-session history with owners, and
  * obey magic messages: "[[slow]]" streams 40 words 50 ms apart (CANCEL stops
  * it), "[[die]]" makes the agent go silent (no reply, no heartbeat),
+ * "[[die-midstream]]" sends START and two DELTAs first, then goes silent,
  * "[[error:CODE]]" answers ERROR CODE (retry_after 3). The manager keeps
  * agent owners and enforces them like the real one (another user's id →
  * not_found); PLACE with no agent picks a pool agent, or answers capacity when
@@ -333,6 +334,22 @@ static void s_chat(agent_t *a, const af_msg_t *m)
             snprintf(last, sizeof last, "%s", cJSON_GetObjectItem(cJSON_GetArrayItem(c, 0), "text")->valuestring);
     } else {
         s_error(a->sock, m, "invalid_request", "message or messages required");
+        return;
+    }
+    if (!strcmp(last, "[[die-midstream]]") && stream) {
+        cJSON *b = cJSON_CreateObject();
+        cJSON_AddStringToObject(b, "message_id", "msg_harness01");
+        cJSON_AddStringToObject(b, "model", "claude-3-5-sonnet-20241022");
+        cJSON_AddNumberToObject(b, "input_tokens", 5);
+        s_send(a, "START", m->req, b);
+        for (int i = 0; i < 2; i++) {
+            b = cJSON_CreateObject();
+            cJSON_AddStringToObject(b, "text", "partial ");
+            s_send(a, "DELTA", m->req, b);
+        }
+        zloop_reader_end(s_loop, a->sock);
+        zsock_destroy(&a->sock);
+        a->dead = true;
         return;
     }
     if (!strcmp(last, "[[die]]")) {

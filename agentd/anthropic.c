@@ -1,11 +1,9 @@
-/* Messages API client: libcurl multi on libevent. See anthropic.h.
- *
- * Sockets: curl tells us (CURLMOPT_SOCKETFUNCTION) which fds to watch; each gets
- * one persistent libevent event stored with curl_multi_assign. Timers: one
- * evtimer for CURLMOPT_TIMERFUNCTION. Finished transfers are collected with
- * curl_multi_info_read after every socket_action, outside curl's callbacks, so
- * user callbacks there may start new calls or cancel others. */
+/* Messages API client on common/curl_loop (libcurl multi on the daemon's
+ * libevent loop). See anthropic.h. Finished transfers come back outside curl's
+ * callbacks, so callbacks from here may start new calls or cancel others. */
 #include "anthropic.h"
+
+#include "curl_loop.h"
 
 #include "log.h"
 #include "sse.h"
@@ -25,8 +23,7 @@
 
 struct af_anthropic_t {
     struct event_base *base;
-    CURLM *multi;
-    struct event *timer;
+    af_curl_loop_t *loop;
     char *url;
     char *version_hdr;
     char *key_hdr;
@@ -69,7 +66,7 @@ struct af_call_t {
 static void s_attempt_cleanup(af_call_t *c)
 {
     if (c->easy) {
-        curl_multi_remove_handle(c->client->multi, c->easy);
+        af_curl_loop_remove(c->client->loop, c->easy);
         curl_easy_cleanup(c->easy);
         c->easy = NULL;
     }
@@ -305,87 +302,10 @@ static void s_finish(af_call_t *c, CURLcode res)
     af_message_clear(&err);
 }
 
-static void s_check_done(af_anthropic_t *self)
+static void s_on_done(CURL *easy, CURLcode res, void *arg)
 {
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(self->multi, &left))) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        af_call_t *c = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-        CURLcode res = m->data.result;
-        if (c)
-            s_finish(c, res); /* may free c or start a retry: m is stale after this */
-    }
-}
-
-/* ---- libevent glue --------------------------------------------------------- */
-
-static void s_on_event(evutil_socket_t fd, short what, void *arg)
-{
-    af_anthropic_t *self = arg;
-    if ((what & EV_READ) && self->delayed_ack) {
-        /* An SSE stream is one-way: Linux then ACKs every small pushed segment
-         * as soon as we read it (tcp_cleanup_rbuf), one extra packet per token,
-         * about half the agent's CPU at 100 streams. Asking for delayed ACKs
-         * (re-armed before each read, as the kernel drops the mode when its
-         * delayed-ACK timer fires) lets one ACK cover several events. */
-        int zero = 0;
-        setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof zero);
-    }
-    int flags = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
-    int running;
-    curl_multi_socket_action(self->multi, fd, flags, &running);
-    s_check_done(self);
-}
-
-static void s_on_timer(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    af_anthropic_t *self = arg;
-    int running;
-    curl_multi_socket_action(self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    s_check_done(self);
-}
-
-static int s_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    (void)e;
-    af_anthropic_t *self = userp;
-    struct event *ev = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (ev) {
-            event_free(ev);
-            curl_multi_assign(self->multi, fd, NULL);
-        }
-        return 0;
-    }
-    short kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
-                 ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
-    if (ev) {
-        event_del(ev);
-        event_assign(ev, self->base, fd, kind, s_on_event, self);
-    } else {
-        ev = event_new(self->base, fd, kind, s_on_event, self);
-        if (!ev)
-            return -1;
-        curl_multi_assign(self->multi, fd, ev);
-    }
-    return event_add(ev, NULL);
-}
-
-static int s_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    af_anthropic_t *self = userp;
-    if (timeout_ms < 0) {
-        evtimer_del(self->timer);
-        return 0;
-    }
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    return evtimer_add(self->timer, &tv);
+    (void)easy;
+    s_finish(arg, res); /* may free the call or start a retry */
 }
 
 /* ---- public ---------------------------------------------------------------- */
@@ -410,7 +330,7 @@ static void s_on_idle_timer(evutil_socket_t fd, short what, void *arg)
     }
     if (c->status == 0)
         curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
-    curl_multi_remove_handle(self->multi, c->easy);
+    af_curl_loop_remove(self->loop, c->easy);
     curl_easy_cleanup(c->easy);
     c->easy = NULL;
     char m[96];
@@ -442,7 +362,6 @@ static int s_attempt(af_call_t *c)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, s_on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, c);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, self->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -456,7 +375,7 @@ static int s_attempt(af_call_t *c)
         s_attempt_cleanup(c);
         return -1;
     }
-    if (curl_multi_add_handle(self->multi, e) != CURLM_OK) {
+    if (af_curl_loop_add(self->loop, e, s_on_done, c) < 0) {
         s_attempt_cleanup(c);
         return -1;
     }
@@ -486,21 +405,16 @@ af_anthropic_t *af_anthropic_new(struct event_base *base, const af_anthropic_opt
     self->retry = opts->retry;
     self->on_attempt = opts->on_attempt;
     self->ctx = opts->ctx;
-    self->multi = curl_multi_init();
-    self->timer = evtimer_new(base, s_on_timer, self);
-    if (!self->multi || !self->timer) {
+    self->loop = af_curl_loop_new(base);
+    if (!self->loop) {
         af_anthropic_destroy(&self);
         return NULL;
     }
-    curl_multi_setopt(self->multi, CURLMOPT_SOCKETFUNCTION, s_curl_socket);
-    curl_multi_setopt(self->multi, CURLMOPT_SOCKETDATA, self);
-    curl_multi_setopt(self->multi, CURLMOPT_TIMERFUNCTION, s_curl_timer);
-    curl_multi_setopt(self->multi, CURLMOPT_TIMERDATA, self);
     /* Idle connections kept for reuse: enough for HTTP/2 to the real API (one
      * connection carries every stream); an HTTP/1.1 upstream needs one per
      * stream while they run, but keeping 100 idle ones would hold their
      * buffers for nothing. */
-    curl_multi_setopt(self->multi, CURLMOPT_MAXCONNECTS, 8L);
+    curl_multi_setopt(af_curl_loop_multi(self->loop), CURLMOPT_MAXCONNECTS, 8L);
     return self;
 }
 
@@ -513,10 +427,7 @@ void af_anthropic_destroy(af_anthropic_t **self_p)
         n = c->next;
         s_call_free(c);
     }
-    if (self->multi)
-        curl_multi_cleanup(self->multi); /* frees the per-socket events via REMOVE */
-    if (self->timer)
-        event_free(self->timer);
+    af_curl_loop_destroy(&self->loop);
     free(self->url);
     free(self->version_hdr);
     free(self->key_hdr);

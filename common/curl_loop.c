@@ -44,6 +44,7 @@ static void s_check_done(af_curl_loop_t *self)
         s_xfer_t *x = NULL;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
         curl_multi_remove_handle(self->multi, easy);
+        curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL); /* a later remove is a no-op */
         if (!x)
             continue;
         af_curl_done_fn *fn = x->fn;
@@ -187,3 +188,4 @@ void af_curl_loop_remove(af_curl_loop_t *self, CURL *easy)
 }
 
 int af_curl_loop_running(const af_curl_loop_t *self) { return self->count; }
+CURLM *af_curl_loop_multi(af_curl_loop_t *self) { return self->multi; }

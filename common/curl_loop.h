@@ -23,9 +23,13 @@ void af_curl_loop_destroy(af_curl_loop_t **self_p);
  * callers keep their context in arg. fn runs exactly once unless the transfer is
  * removed first. Returns 0 / -1. */
 int af_curl_loop_add(af_curl_loop_t *self, CURL *easy, af_curl_done_fn *fn, void *arg);
-/* Aborts a transfer at once (closing its connection): no callback. */
+/* Aborts a transfer at once (closing its connection): no callback. Safe on a
+ * handle that already finished or was never added. */
 void af_curl_loop_remove(af_curl_loop_t *self, CURL *easy);
 /* Transfers in flight. */
 int af_curl_loop_running(const af_curl_loop_t *self);
+/* The multi handle, for tuning options (e.g. CURLMOPT_MAXCONNECTS) only: the
+ * socket and timer callbacks belong to this module. */
+CURLM *af_curl_loop_multi(af_curl_loop_t *self);
 
 #endif

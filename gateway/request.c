@@ -57,8 +57,26 @@ af_gw_req_t *af_gw_req_new(af_gw_t *gw, struct evhttp_request *ev)
     return r;
 }
 
+static const char *s_method(struct evhttp_request *ev)
+{
+    switch (evhttp_request_get_command(ev)) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    default: return "OTHER";
+    }
+}
+
 static void s_record(af_gw_req_t *r, int status)
 {
+    /* Every admin request is an admin action worth a line, unless its handler
+     * already wrote a more specific one (spawn, delete, scale). */
+    if (r->authed && r->who.role == AF_ROLE_ADMIN && !r->audited) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "%s %s", s_method(r->ev), r->route);
+        af_gw_audit(r, "admin_action", status, status < 400 ? "ok" : "error", detail);
+    }
     char code[8];
     snprintf(code, sizeof code, "%d", status);
     af_metric_inc(r->gw->m_requests, r->route, code);
@@ -324,6 +342,7 @@ void af_gw_reply_af1_error(af_gw_req_t *r, const af_msg_t *err)
 void af_gw_audit(af_gw_req_t *r, const char *event, int status, const char *result,
                  const char *detail)
 {
+    r->audited = true;
     af_audit_write(r->gw->audit, event, r->who.user[0] ? r->who.user : NULL,
                    r->authed ? af_role_name(r->who.role) : NULL, r->ip, r->id, status, result,
                    detail);

@@ -29,6 +29,7 @@ struct af_gw_req_t {
     af_route_match_t match;
     af_principal_t who;
     bool authed;
+    bool audited;                /* an audit line was written for it */
     cJSON *body;                 /* parsed JSON body (owned) or NULL */
     uint64_t start_ns;
     bool streaming;              /* SSE reply started */

@@ -168,6 +168,7 @@ grep -q '^gateway_inflight_requests 1' "$AF_TMP/metrics" || af_fail "inflight ga
 jq -s -e 'any(.[]; .event=="spawn" and .user=="alice" and .status==201)' "$AF_TMP/audit.log" >/dev/null || af_fail "spawn not audited"
 jq -s -e 'any(.[]; .event=="delete" and .user=="bob" and .status==404)' "$AF_TMP/audit.log" >/dev/null || af_fail "refused delete not audited"
 jq -s -e 'any(.[]; .event=="scale" and .user=="alice" and .status==403)' "$AF_TMP/audit.log" >/dev/null || af_fail "refused scale not audited"
+jq -s -e 'any(.[]; .event=="admin_action" and .user=="root" and .detail=="GET /v1/agents")' "$AF_TMP/audit.log" >/dev/null || af_fail "admin listing not audited"
 jq -s -e 'any(.[]; .event=="auth_failure" and .ip=="127.0.0.1" and (.request_id|length)>0)' "$AF_TMP/audit.log" >/dev/null || af_fail "auth failure not audited"
 for k in "$ALICE" "$BOB" "$ROOT" afk_not_a_key; do
   grep -q -- "$k" "$AF_TMP/audit.log" "$AF_TMP/gateway.log" && af_fail "a key reached a log"

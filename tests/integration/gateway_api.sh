@@ -174,6 +174,15 @@ for k in "$ALICE" "$BOB" "$ROOT" afk_not_a_key; do
   grep -q -- "$k" "$AF_TMP/audit.log" "$AF_TMP/gateway.log" && af_fail "a key reached a log"
 done
 
+af_log "manager gone: fail fast with 503"
+kill -TERM "${_af_pids[0]}"; wait "${_af_pids[0]}" 2>/dev/null || true
+sleep 1 # 3 heartbeat intervals of 200 ms, and some
+start=$(date +%s%N)
+req GET /v1/agents "$ALICE"; expect 503 overloaded_error
+[ $(( ($(date +%s%N) - start) / 1000000 )) -lt 1000 ] || af_fail "503 was not fast"
+[ -n "$(hdr Retry-After)" ] || af_fail "503 without Retry-After"
+req GET /readyz ""; expect 503 overloaded_error; af_eq "$(jf .manager)" false "readyz manager"
+
 af_log "graceful shutdown"
 kill -TERM "$(pgrep -f "gateway --listen 127.0.0.1:$HP" | head -1)"
 for _ in $(seq 50); do pgrep -f "gateway --listen 127.0.0.1:$HP" >/dev/null || break; sleep 0.1; done

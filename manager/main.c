@@ -164,6 +164,12 @@ int main(int argc, char **argv)
         snprintf(agentd, sizeof agentd, "%s", o.agentd_path);
     else
         s_default_agentd(argv[0], agentd, sizeof agentd);
+    if (!strcmp(o.provider, "process") && access(agentd, X_OK) < 0) {
+        fprintf(stderr, "error: --agentd-path %s is not an executable: %s\n", agentd,
+                strerror(errno));
+        af_config_free(opts);
+        return 2;
+    }
     char *key = NULL;
     if (o.anthropic_key_file && *o.anthropic_key_file && !(key = s_read_key(o.anthropic_key_file))) {
         af_config_free(opts);

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Gateways announce their data endpoint (GATEWAY_HELLO); a real agentd learns the
+# list in WELCOME and connects; a new gateway reaches running agents in GATEWAYS;
+# a gateway silent for 3 intervals is dropped and agents disconnect from it.
+# The "gateways" are plain TCP listeners that log connects and closes.
+. "$(dirname "$0")/lib.sh"
+CLIENT="$AF_BUILD/tests/integration/harness_manager_client"
+CTL=$(af_free_port); MET=$(af_free_port); G1=$(af_free_port); G2=$(af_free_port)
+EP="tcp://127.0.0.1:$CTL"
+mgr() { "$CLIENT" "$EP" "$@" 20000; }
+listener() { # port logfile
+  python3 -u -c '
+import select, socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); conns = []
+while True:
+    r, _, _ = select.select([s] + conns, [], [])
+    for c in r:
+        if c is s:
+            conns.append(s.accept()[0]); print("open", flush=True)
+        elif not c.recv(4096):
+            conns.remove(c); c.close(); print("closed", flush=True)
+' "$1" >"$2"
+}
+listener "$G1" "$AF_TMP/g1.events" & _af_pids+=($!)
+listener "$G2" "$AF_TMP/g2.events" & _af_pids+=($!)
+af_start manager "$AF_BIN/manager" --listen "$EP" --metrics-listen "127.0.0.1:$MET" \
+  --agentd-path "$AF_BIN/agentd" --min-agents 0 --heartbeat-ms 300
+af_wait_port "127.0.0.1:$MET"
+af_wait_port "127.0.0.1:$G1"
+
+# gw-1 keeps announcing itself (as a gateway does every interval) until told to stop.
+( while [ ! -f "$AF_TMP/stop-g1" ]; do
+    "$CLIENT" "$EP" GATEWAY_HELLO "{\"gateway_id\":\"gw-1\",\"endpoint\":\"tcp://127.0.0.1:$G1\"}" 2000 >/dev/null || true
+    sleep 0.1
+  done ) & _af_pids+=($!)
+sleep 0.3
+mgr SPAWN '{"user":"lena"}' >/dev/null || af_fail "spawn"
+for _ in $(seq 50); do grep -q open "$AF_TMP/g1.events" && break; sleep 0.1; done
+grep -q open "$AF_TMP/g1.events" || af_fail "agent did not connect to the gateway named in WELCOME"
+
+# A second gateway: the running agent hears about it in GATEWAYS.
+mgr GATEWAY_HELLO "{\"gateway_id\":\"gw-2\",\"endpoint\":\"tcp://127.0.0.1:$G2\"}" >/dev/null || af_fail "hello gw-2"
+for _ in $(seq 30); do grep -q open "$AF_TMP/g2.events" && break; sleep 0.1; done
+grep -q open "$AF_TMP/g2.events" || af_fail "agent did not connect to the gateway sent in GATEWAYS"
+curl -sf "127.0.0.1:$MET/metrics" | grep -Eq '^manager_gateways [12]$' || af_fail "manager_gateways"
+
+# gw-1 goes silent: dropped after 3 x 300 ms, the agent disconnects from it.
+sleep 1
+grep -q closed "$AF_TMP/g1.events" && af_fail "agent left gw-1 while it was still announcing"
+touch "$AF_TMP/stop-g1"
+for _ in $(seq 40); do grep -q closed "$AF_TMP/g1.events" && break; sleep 0.1; done
+grep -q closed "$AF_TMP/g1.events" || af_fail "agent still connected to a gateway that went silent"
+echo "PASS manager_gateways"

@@ -29,7 +29,7 @@ struct af_controller_t {
     af_policy_t *policy;
     af_predictor_t *predictor;
     af_mlink_t *link;
-    af_httpc_t *http;
+    af_http_client_t *http;
     af_source_prom_t *prom;
     af_scale_metrics_t metrics;
     af_metrics_http_t *metrics_http;
@@ -228,7 +228,7 @@ af_controller_t *af_controller_new(struct event_base *base, const af_controller_
     if (!self->link)
         goto fail;
     if (cfg->source == AF_SOURCE_PROMETHEUS) {
-        self->http = af_httpc_new(base);
+        self->http = af_http_client_new(base);
         if (!self->http ||
             !(self->prom = af_source_prom_new(self->http, cfg->prometheus_url, cfg->timeout_s)))
             goto fail;
@@ -276,8 +276,11 @@ void af_controller_destroy(af_controller_t **self_p)
     if (self->first)
         event_free(self->first);
     af_metrics_http_destroy(&self->metrics_http);
+    /* The client ends pending queries through their callbacks: cancel first so
+     * no sample reaches a controller that is going away. */
+    af_source_prom_cancel(self->prom);
+    af_http_client_destroy(&self->http);
     af_source_prom_destroy(&self->prom);
-    af_httpc_destroy(&self->http);
     af_mlink_destroy(&self->link);
     af_predictor_destroy(&self->predictor);
     af_policy_destroy(&self->policy);

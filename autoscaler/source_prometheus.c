@@ -138,7 +138,7 @@ typedef struct {
 } s_query_t;
 
 struct af_source_prom_t {
-    af_httpc_t *http;
+    af_http_client_t *http;
     char *base;
     double timeout_s;
     bool busy;
@@ -151,7 +151,7 @@ struct af_source_prom_t {
     void *arg;
 };
 
-af_source_prom_t *af_source_prom_new(af_httpc_t *http, const char *base_url, double timeout_s)
+af_source_prom_t *af_source_prom_new(af_http_client_t *http, const char *base_url, double timeout_s)
 {
     af_source_prom_t *self = calloc(1, sizeof *self);
     if (!self)
@@ -168,6 +168,12 @@ af_source_prom_t *af_source_prom_new(af_httpc_t *http, const char *base_url, dou
     return self;
 }
 
+void af_source_prom_cancel(af_source_prom_t *self)
+{
+    if (self)
+        self->fn = NULL;
+}
+
 void af_source_prom_destroy(af_source_prom_t **self_p)
 {
     if (!self_p || !*self_p)
@@ -181,6 +187,8 @@ static void s_complete(af_source_prom_t *self)
 {
     self->busy = false;
     af_sample_fn *fn = self->fn;
+    if (!fn)
+        return; /* cancelled: the owner is shutting down */
     if (self->got[Q_SESSIONS] != 0 || self->got[Q_AGENTS] != 0) {
         if (!self->why[0])
             snprintf(self->why, sizeof self->why, "prometheus: no %s series",
@@ -199,19 +207,20 @@ static void s_complete(af_source_prom_t *self)
     fn(&s, NULL, self->arg);
 }
 
-static void s_on_response(int status, const char *body, size_t len, const char *err, void *arg)
+static void s_on_response(void *arg, long status, const char *body, const char *err)
 {
     s_query_t *q = arg;
     af_source_prom_t *self = q->owner;
+    size_t len = strlen(body);
     char why[160] = "";
-    if (status < 0) {
+    if (err) {
         snprintf(why, sizeof why, "%s", err ? err : "transport error");
         self->got[q->index] = -1;
     } else {
         /* Prometheus answers 400/422/503 with the same JSON error shape. */
         int rc = af_prom_parse(body, len, &self->value[q->index], why, sizeof why);
         if (rc < 0 && status != 200 && !why[0])
-            snprintf(why, sizeof why, "HTTP %d", status);
+            snprintf(why, sizeof why, "HTTP %ld", status);
         self->got[q->index] = rc;
     }
     if (self->got[q->index] < 0) {
@@ -236,7 +245,8 @@ int af_source_prom_fetch(af_source_prom_t *self, af_sample_fn *fn, void *arg)
         self->got[i] = -1;
         self->value[i] = 0;
         if (af_prom_url(self->base, s_queries[i], url, sizeof url) < 0 ||
-            af_httpc_get(self->http, url, self->timeout_s, s_on_response, &self->q[i]) < 0) {
+            af_http_client_request(self->http, "GET", url, NULL, (long)(self->timeout_s * 1000),
+                                   s_on_response, &self->q[i]) < 0) {
             af_error("cannot start prometheus query query=\"%s\"", s_queries[i]);
             continue;
         }

@@ -1,5 +1,5 @@
 /* Metrics from Prometheus' HTTP query API (GET /api/v1/query) with the design's
- * queries, run concurrently over http_client.c. The response parser is pure
+ * queries, run concurrently over common/http_client.c. The response parser is pure
  * and fuzzed.
  *
  * Queries: live sessions (agent_active_sessions), agents
@@ -32,8 +32,11 @@ int af_prom_url(const char *base, const char *query, char *out, size_t outlen);
 typedef struct af_source_prom_t af_source_prom_t;
 
 /* base_url e.g. http://127.0.0.1:9090 (copied). http not owned. */
-af_source_prom_t *af_source_prom_new(af_httpc_t *http, const char *base_url, double timeout_s);
+af_source_prom_t *af_source_prom_new(af_http_client_t *http, const char *base_url, double timeout_s);
 void af_source_prom_destroy(af_source_prom_t **self_p);
+/* Drops the pending fetch's callback (before the http client is destroyed,
+ * which ends pending queries through their callbacks). */
+void af_source_prom_cancel(af_source_prom_t *self);
 
 /* Runs the queries concurrently; fn is called once with the sample when they
  * are all back (sessions and agents required). -1 when a fetch is already in

@@ -7,7 +7,9 @@
 #
 # Environment: AF_VAR (default <repo>/var) holds state and logs; an existing
 # $AF_VAR/agentfleet.env is kept (edit it to change ports or options).
-# AF_RUN_PREPARE_ONLY=1 prepares var/ and exits (scripts/deploy, tests).
+# AF_RUN_PREPARE_ONLY=1 prepares var/ and exits; AF_RUN_DETACH=1 starts
+# supervisord in the background, waits until the gateway is ready and returns
+# (scripts/deploy uses both).
 set -euo pipefail
 
 AF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,6 +46,8 @@ if [ ! -s "$AF_VAR/tls/gateway.crt" ] || [ ! -s "$AF_VAR/tls/gateway.key" ]; the
   say "created $AF_VAR/tls/gateway.{crt,key} (self-signed, localhost)"
 fi
 [ -e "$AF_VAR/api-keys" ] || : >"$AF_VAR/api-keys"
+# supervisorctl needs only the socket: a config with no variables to export.
+printf '[supervisorctl]\nserverurl=unix://%s/run/supervisor.sock\n' "$AF_VAR" >"$AF_VAR/supervisorctl.conf"
 if [ ! -s "$AF_ENV_FILE" ]; then
   cp "$AF_ROOT/deploy/agentfleet.env.example" "$AF_ENV_FILE"
   say "created $AF_ENV_FILE (edit it to change ports and options)"
@@ -84,10 +88,24 @@ fi
 
 # ---- run --------------------------------------------------------------------
 conf="$AF_ROOT/deploy/supervisord.conf"
-if [ -S "$AF_VAR/run/supervisor.sock" ] && supervisorctl -c "$conf" pid >/dev/null 2>&1; then
-  die "a supervisord already runs for $AF_VAR (supervisorctl -c deploy/supervisord.conf shutdown)"
+ctl="supervisorctl -c $AF_VAR/supervisorctl.conf"
+if [ -S "$AF_VAR/run/supervisor.sock" ] && $ctl pid >/dev/null 2>&1; then
+  die "a supervisord already runs for $AF_VAR (stop it: $ctl shutdown)"
 fi
 say "starting agentfleet under supervisord (logs in $AF_VAR/log, upstream: $upstream)"
+if [ -n "${AF_RUN_DETACH:-}" ]; then
+  setsid supervisord -c "$conf" </dev/null >>"$AF_VAR/log/supervisord.out" 2>&1 &
+  sv=$!
+  for _ in $(seq 1 600); do
+    kill -0 "$sv" 2>/dev/null || die "supervisord exited; see $AF_VAR/log/supervisord.log"
+    if curl -fsS -o /dev/null "http://$http/readyz" 2>/dev/null; then
+      say "agentfleet is up: $FLEET_URL (supervisord pid $sv; status: $ctl status; stop: $ctl shutdown)"
+      exit 0
+    fi
+    sleep 0.1
+  done
+  die "the gateway is not ready after 60 s; see $AF_VAR/log/*.log"
+fi
 supervisord -c "$conf" &
 sv=$!
 stopping=0
@@ -111,7 +129,8 @@ if [ "$ready" = 1 ]; then
 
 agentfleet is up: $FLEET_URL${https:+ and https://$https (self-signed: curl -k)}
   metrics:  http://$http/metrics  http://${AF_MANAGER_METRICS_LISTEN:-127.0.0.1:9101}/metrics  http://${AF_AUTOSCALER_METRICS_LISTEN:-127.0.0.1:9102}/metrics
-  logs:     $AF_VAR/log/   control: supervisorctl -c deploy/supervisord.conf status
+  logs:     $AF_VAR/log/
+  control:  $ctl status|restart gateway|tail -f manager
 
 In another terminal:
   export AF_VAR=$AF_VAR FLEET_URL=$FLEET_URL

@@ -62,7 +62,7 @@ ops_stack_start() {
 }
 
 # supervisorctl against our private supervisord.
-ops_ctl() { AF_ROOT="$AF_ROOT" supervisorctl -c "$AF_ROOT/deploy/supervisord.conf" "$@"; }
+ops_ctl() { supervisorctl -c "$AF_VAR/supervisorctl.conf" "$@"; }
 
 # Stops run-local.sh as Ctrl-C does (SIGINT to its whole process group) and
 # waits for it.

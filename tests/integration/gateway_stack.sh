@@ -57,7 +57,8 @@ af_eq "$(jget "j['cases'][1]['events']" <"$AF_TMP/sdk-gateway.json")" \
 
 af_log "SDK errors and abort through the gateway"
 node "$SDK/check.mjs" --base-url "$G" --api-key "$ALICE" --cases error,cancel --max-retries 0 \
-  --error-prompt "please fail [[fault:400]]" --expect-error-status 400 --expect-error-type invalid_request_error \
+  --error-prompt "please fail [[fault:529]]" --expect-error-status 529 --expect-error-type overloaded_error \
+  --expect-error-class OverloadedError \
   --cancel-prompt "a long one [[words:200]] [[tps:20]]" --cancel-after 2 \
   >"$AF_TMP/sdk-err.json" || { cat "$AF_TMP/sdk-err.json" >&2; af_fail "SDK error/cancel cases"; }
 for _ in $(seq 40); do [ "$(curl -s "$F/_stats" | jq -r .aborted)" -ge 1 ] && break; sleep 0.1; done

@@ -159,7 +159,8 @@ static void s_gateway_hello(af_control_t *self, const af_msg_t *m)
     if (!ep || strlen(ep) >= 256 || (strncmp(ep, "tcp://", 6) && strncmp(ep, "ipc://", 6)))
         S_FAIL(self, m, "invalid_request",
                        "endpoint must be a tcp:// or ipc:// address under 256 bytes");
-    af_fleet_gateway_hello(self->fleet, gid, ep);
+    if (af_fleet_gateway_hello(self->fleet, gid, ep) < 0)
+        S_FAIL(self, m, "capacity", "too many gateways announced");
     cJSON *body = cJSON_CreateObject();
     cJSON_AddNumberToObject(body, "heartbeat_ms", af_fleet_config(self->fleet)->heartbeat_ms);
     s_ok(self, m, body);

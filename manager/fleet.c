@@ -22,6 +22,7 @@
 #define S_HEAL_ATTEMPTS 5
 #define S_TOMBSTONE_BEATS 10     /* dead agents remembered this many intervals */
 #define S_SAMPLES 1024
+#define S_GATEWAYS_MAX 64        /* a HELLO flood cannot grow the list without bound */
 
 typedef struct s_spawn {
     uint64_t id;
@@ -151,6 +152,18 @@ static cJSON *s_gateway_list(af_fleet_t *self)
     for (s_gateway_t *g = self->gateways; g; g = g->next)
         cJSON_AddItemToArray(arr, cJSON_CreateString(g->endpoint));
     return arr;
+}
+
+/* Names that end up in logs, labels and SD documents: 1..max-1 printable bytes,
+ * no spaces, quotes or backslashes. */
+static bool s_name_ok(const char *s, size_t max)
+{
+    if (!s || !*s || strlen(s) >= max)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= ' ' || *p == '"' || *p == '\\' || *p >= 0x7f)
+            return false;
+    return true;
 }
 
 bool af_fleet_visible(const af_agent_t *a) { return a->state != AF_AGENT_DEAD && !a->deleting; }
@@ -424,8 +437,9 @@ void af_fleet_on_ready(af_fleet_t *self, const af_msg_t *msg)
                       "agent_id must equal the DEALER routing id (ZMQ_ROUTING_ID)");
         return;
     }
-    if (!owner || !*owner || strlen(owner) >= AF_OWNER_MAX) {
-        s_reply_error(self, msg, "invalid_request", "owner must be a string of 1..63 bytes");
+    if (!s_name_ok(owner, AF_OWNER_MAX)) {
+        s_reply_error(self, msg, "invalid_request",
+                      "owner must be 1..63 printable bytes without spaces or quotes");
         return;
     }
     af_spec_t spec;
@@ -445,6 +459,10 @@ void af_fleet_on_ready(af_fleet_t *self, const af_msg_t *msg)
         return;
     }
     const char *metrics = af_msg_str(msg, "metrics");
+    if (metrics && !s_name_ok(metrics, 128)) {
+        s_reply_error(self, msg, "invalid_request", "metrics must be \"host:port\"");
+        return;
+    }
     const char *token = af_msg_str(msg, "token");
     const char *version = af_msg_str(msg, "version");
     uint64_t now = af_now_ns();
@@ -725,17 +743,23 @@ static void s_broadcast_gateways(af_fleet_t *self)
     cJSON_Delete(body);
 }
 
-void af_fleet_gateway_hello(af_fleet_t *self, const char *gateway_id, const char *endpoint)
+int af_fleet_gateway_hello(af_fleet_t *self, const char *gateway_id, const char *endpoint)
 {
     s_gateway_t *g;
-    for (g = self->gateways; g; g = g->next)
+    int n = 0;
+    for (g = self->gateways; g; g = g->next, n++)
         if (!strcmp(g->id, gateway_id))
             break;
     bool changed = false;
+    if (!g && n >= S_GATEWAYS_MAX) {
+        af_warn("event=gateway_refused gateway_id=%s reason=too_many max=%d", gateway_id,
+                S_GATEWAYS_MAX);
+        return -1;
+    }
     if (!g) {
         g = calloc(1, sizeof *g);
         if (!g)
-            return;
+            return -1;
         snprintf(g->id, sizeof g->id, "%s", gateway_id);
         s_gateway_t **tail = &self->gateways;
         while (*tail)
@@ -758,6 +782,7 @@ void af_fleet_gateway_hello(af_fleet_t *self, const char *gateway_id, const char
             af_metric_set(self->metrics->gateways, n);
         }
     }
+    return 0;
 }
 
 static int s_cmp_double(const void *a, const void *b)

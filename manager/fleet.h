@@ -71,7 +71,8 @@ void af_fleet_delete(af_fleet_t *self, af_agent_t *agent);
 void af_fleet_scale(af_fleet_t *self, int target, cJSON *reply);
 /* Counts a placed session on agent until its next heartbeat says otherwise. */
 void af_fleet_placed(af_fleet_t *self, af_agent_t *agent);
-void af_fleet_gateway_hello(af_fleet_t *self, const char *gateway_id, const char *endpoint);
+/* Adds or refreshes a gateway; -1 when the list is full (64). */
+int af_fleet_gateway_hello(af_fleet_t *self, const char *gateway_id, const char *endpoint);
 /* Adds STATS fields to reply. */
 void af_fleet_stats(af_fleet_t *self, cJSON *reply);
 /* The protocol's agent object for a (new cJSON, caller owns). */

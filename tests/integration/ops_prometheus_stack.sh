@@ -65,6 +65,7 @@ bad = [r["name"] for r in rules if r.get("health") not in ("ok", "unknown")]
 print(f"{len(rules)} rules loaded, {len(alerts)} alerts, unhealthy: {bad}")
 sys.exit(1 if bad or len(alerts) < 8 else 0)
 PY
-ops_stack_stop
-[ -z "$(ops_leftovers)" ] || af_fail "processes left after the stack stopped: $(ops_leftovers)"
+# SIGTERM to run-local.sh alone (a service manager's stop) stops everything too.
+ops_stack_stop term
+[ -z "$(ops_leftovers)" ] || af_fail "processes left after SIGTERM: $(ops_leftovers)"
 af_log "PASS: prometheus reads the fleet back through its HTTP API"

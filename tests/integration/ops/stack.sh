@@ -64,11 +64,16 @@ ops_stack_start() {
 # supervisorctl against our private supervisord.
 ops_ctl() { supervisorctl -c "$AF_VAR/supervisorctl.conf" "$@"; }
 
-# Stops run-local.sh as Ctrl-C does (SIGINT to its whole process group) and
+# Stops run-local.sh as Ctrl-C does (SIGINT to its whole process group), or
+# with "term" as a service manager does (SIGTERM to run-local.sh alone), and
 # waits for it.
 ops_stack_stop() {
   [ -n "${OPS_RUN_PID:-}" ] || return 0
-  kill -INT -- "-$OPS_RUN_PID" 2>/dev/null || true
+  if [ "${1:-}" = term ]; then
+    kill -TERM "$OPS_RUN_PID" 2>/dev/null || true
+  else
+    kill -INT -- "-$OPS_RUN_PID" 2>/dev/null || true
+  fi
   local i
   for ((i = 0; i < 400; i++)); do kill -0 "$OPS_RUN_PID" 2>/dev/null || break; sleep 0.1; done
   kill -0 "$OPS_RUN_PID" 2>/dev/null && af_fail "run-local.sh still running 40 s after SIGINT"

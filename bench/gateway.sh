@@ -33,7 +33,7 @@ KEY=$("$AF_BIN/gateway" --add-key bench user --keys-file "$tmp/keys")
 "$AF_BIN/fake-anthropic" --listen "127.0.0.1:$FP" --log-level warn >"$tmp/fake.log" 2>&1 &
 pids+=($!)
 wait_port "$FP"
-ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" AF_AGENTD_SEND_BATCH_US="$BATCH_US" AF_AGENTD_LOG_LEVEL=warn "$AF_BIN/manager" --listen "tcp://127.0.0.1:$MP" \
+ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" AF_AGENTD_SEND_BATCH_US="$BATCH_US" AF_AGENTD_UPSTREAM_DELAYED_ACK="${AF_BENCH_AGENTD_DELAYED_ACK:-true}" AF_AGENTD_LOG_LEVEL=warn "$AF_BIN/manager" --listen "tcp://127.0.0.1:$MP" \
   --metrics-listen "127.0.0.1:$MMP" --min-agents "$AGENTS" --max-agents "$AGENTS" \
   --anthropic-key-file "$tmp/upstream.key" --log-level warn >"$tmp/manager.log" 2>&1 &
 pids+=($!)

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_BODY (16u * 1024 * 1024)
+#define MAX_BODY ((size_t)16 * 1024 * 1024)
 
 typedef struct {
     af_cli_resp_t *resp;
@@ -45,7 +45,7 @@ static size_t s_write(char *ptr, size_t size, size_t nmemb, void *arg)
     s_xfer_t *x = arg;
     size_t n = size * nmemb;
     if (x->fn && !x->sse && x->len == 0 && s_is_sse(x)) {
-        x->sse = af_cli_sse_new(x->fn, x->arg, 4u * 1024 * 1024);
+        x->sse = af_cli_sse_new(x->fn, x->arg, (size_t)4 * 1024 * 1024);
         if (!x->sse)
             return 0;
         x->resp->streamed = true;
@@ -80,7 +80,7 @@ static size_t s_header(char *ptr, size_t size, size_t nmemb, void *arg)
         size_t k = n - 12 < sizeof tmp - 1 ? n - 12 : sizeof tmp - 1;
         memcpy(tmp, ptr + 12, k);
         tmp[k] = 0;
-        x->resp->retry_after = atof(tmp);
+        x->resp->retry_after = strtod(tmp, NULL);
     }
     return n;
 }
@@ -150,7 +150,7 @@ static int s_perform(const af_cli_t *cli, const char *method, const char *path, 
     int ret = 0;
     if (rc != CURLE_OK && !(x.stopped && rc == CURLE_WRITE_ERROR)) {
         if (x.too_big)
-            snprintf(resp->err, sizeof resp->err, "the reply is larger than %u bytes", MAX_BODY);
+            snprintf(resp->err, sizeof resp->err, "the reply is larger than %zu bytes", MAX_BODY);
         else
             snprintf(resp->err, sizeof resp->err, "%.160s: %s", url, curl_easy_strerror(rc));
         /* A stream cut short after its headers is still a failure to report. */

@@ -15,12 +15,14 @@ static void s_row(af_cli_table_t *t, const cJSON *a, uint64_t now)
     char load[56];
     snprintf(load, sizeof load, "%s/%s", af_cli_field(a, "sessions", sessions, sizeof sessions),
              af_cli_field(a, "capacity", cap, sizeof cap));
-    af_cli_table_row(t, af_cli_field(a, "agent_id", id, sizeof id),
-                     af_cli_field(a, "owner", owner, sizeof owner),
-                     af_cli_field(a, "status", status, sizeof status), load,
-                     af_cli_field(a, "spec.cores", cores, sizeof cores),
-                     af_cli_field(a, "spec.memory_mb", mem, sizeof mem),
-                     af_cli_age((uint64_t)af_cli_num(a, "created_ms", 0), now, age, sizeof age));
+    const char *cells[] = {af_cli_field(a, "agent_id", id, sizeof id),
+                           af_cli_field(a, "owner", owner, sizeof owner),
+                           af_cli_field(a, "status", status, sizeof status), load,
+                           af_cli_field(a, "spec.cores", cores, sizeof cores),
+                           af_cli_field(a, "spec.memory_mb", mem, sizeof mem),
+                           af_cli_age((uint64_t)af_cli_num(a, "created_ms", 0), now, age,
+                                      sizeof age)};
+    af_cli_table_row(t, cells);
 }
 
 static void s_print_table(af_cli_table_t *t)
@@ -82,8 +84,10 @@ int af_cli_agents_spawn(af_cli_t *cli, int argc, char **argv)
         if (cJSON_IsArray(agents)) {
             const cJSON *ag;
             cJSON_ArrayForEach(ag, agents)
+            {
                 printf("%s %s\n", af_cli_field(ag, "agent_id", id, sizeof id),
                        af_cli_field(ag, "status", st, sizeof st));
+            }
         } else {
             printf("%s %s\n", af_cli_field(r.json, "agent_id", id, sizeof id),
                    af_cli_field(r.json, "status", st, sizeof st));
@@ -112,11 +116,16 @@ int af_cli_agents_list(af_cli_t *cli, int argc, char **argv)
     else if (cli->json)
         af_cli_print_json(r.json);
     else {
-        af_cli_table_t *t =
-            af_cli_table_new(7, "AGENT", "OWNER", "STATUS", "SESSIONS", "CORES", "MEM_MB", "AGE");
+        static const char *const titles[] = {"AGENT", "OWNER",  "STATUS", "SESSIONS",
+                                             "CORES", "MEM_MB", "AGE"};
+        af_cli_table_t *t = af_cli_table_new(7, titles);
         uint64_t now = af_cli_now_ms();
         const cJSON *ag;
-        cJSON_ArrayForEach(ag, af_cli_get(r.json, "agents")) s_row(t, ag, now);
+        const cJSON *agents = af_cli_get(r.json, "agents");
+        cJSON_ArrayForEach(ag, agents)
+        {
+            s_row(t, ag, now);
+        }
         s_print_table(t);
         printf("%zu agent%s\n", af_cli_table_rows(t), af_cli_table_rows(t) == 1 ? "" : "s");
         af_cli_table_destroy(&t);

@@ -20,7 +20,7 @@ void af_cli_keys_hash(const char *key, char hex[65])
     unsigned int mdlen = 0;
     EVP_Digest(key, strlen(key), md, &mdlen, EVP_sha256(), NULL);
     for (unsigned i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        snprintf(hex + (size_t)2 * i, 3, "%02x", md[i]);
     hex[64] = 0;
 }
 
@@ -54,7 +54,7 @@ static int s_parse(const char *line, af_cli_key_t *k)
     char hex[128], user[128], role[128], extra[8];
     if (sscanf(line, "%127s %127s %127s %7s", hex, user, role, extra) != 3)
         return -1;
-    if (!s_hex64(hex) || !s_user_ok(user) || (strcmp(role, "user") && strcmp(role, "admin")))
+    if (!s_hex64(hex) || !s_user_ok(user) || (strcmp(role, "user") != 0 && strcmp(role, "admin") != 0))
         return -1;
     memcpy(k->hash, hex, 65);
     snprintf(k->user, sizeof k->user, "%.63s", user);
@@ -118,7 +118,7 @@ int af_cli_keys_add(const char *path, const char *user, const char *role, char *
         snprintf(err, errlen, "--user must be 1..63 of [A-Za-z0-9_.@-]");
         return -1;
     }
-    if (strcmp(role, "user") && strcmp(role, "admin")) {
+    if (strcmp(role, "user") != 0 && strcmp(role, "admin") != 0) {
         snprintf(err, errlen, "--role must be user or admin");
         return -1;
     }

@@ -69,9 +69,9 @@ const char *af_cli_age(uint64_t created_ms, uint64_t now_ms, char *buf, size_t l
     uint64_t s = (now_ms - created_ms) / 1000;
     if (s < 120)
         snprintf(buf, len, "%llus", (unsigned long long)s);
-    else if (s < 2 * 3600)
+    else if (s < 7200)
         snprintf(buf, len, "%llum", (unsigned long long)(s / 60));
-    else if (s < 2 * 86400)
+    else if (s < 172800)
         snprintf(buf, len, "%lluh", (unsigned long long)(s / 3600));
     else
         snprintf(buf, len, "%llud", (unsigned long long)(s / 86400));

@@ -27,7 +27,7 @@ af_cli_sse_t *af_cli_sse_new(af_cli_sse_fn *fn, void *arg, size_t max_event)
         return NULL;
     self->fn = fn;
     self->arg = arg;
-    self->max = max_event ? max_event : 1024 * 1024;
+    self->max = max_event ? max_event : (size_t)1024 * 1024;
     self->line = malloc(self->max + 1);
     self->data = malloc(self->max + 1);
     if (!self->line || !self->data) {

@@ -1,7 +1,6 @@
 /* Tables. See table.h. */
 #include "table.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +12,7 @@ struct af_cli_table_t {
     size_t nrows, cap;
 };
 
-static int s_add(af_cli_table_t *self, va_list ap)
+static int s_add(af_cli_table_t *self, const char *const *cells)
 {
     if (self->nrows == self->cap) {
         size_t ncap = self->cap ? self->cap * 2 : 8;
@@ -25,7 +24,7 @@ static int s_add(af_cli_table_t *self, va_list ap)
     }
     char **row = self->cells + self->nrows * (size_t)self->ncols;
     for (int i = 0; i < self->ncols; i++) {
-        const char *s = va_arg(ap, const char *);
+        const char *s = cells[i];
         row[i] = strdup(s ? s : "-");
         if (!row[i]) {
             while (i-- > 0)
@@ -37,19 +36,15 @@ static int s_add(af_cli_table_t *self, va_list ap)
     return 0;
 }
 
-af_cli_table_t *af_cli_table_new(int ncols, ...)
+af_cli_table_t *af_cli_table_new(int ncols, const char *const *titles)
 {
-    if (ncols < 1)
+    if (ncols < 1 || !titles)
         return NULL;
     af_cli_table_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->ncols = ncols;
-    va_list ap;
-    va_start(ap, ncols);
-    int rc = s_add(self, ap);
-    va_end(ap);
-    if (rc < 0)
+    if (s_add(self, titles) < 0)
         af_cli_table_destroy(&self);
     return self;
 }
@@ -66,13 +61,9 @@ void af_cli_table_destroy(af_cli_table_t **self_p)
     *self_p = NULL;
 }
 
-int af_cli_table_row(af_cli_table_t *self, ...)
+int af_cli_table_row(af_cli_table_t *self, const char *const *cells)
 {
-    va_list ap;
-    va_start(ap, self);
-    int rc = s_add(self, ap);
-    va_end(ap);
-    return rc;
+    return s_add(self, cells);
 }
 
 size_t af_cli_table_rows(const af_cli_table_t *self) { return self->nrows - 1; }

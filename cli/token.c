@@ -56,7 +56,7 @@ char *af_cli_token_mint(const unsigned char *secret, size_t secretlen, const cha
         snprintf(err, errlen, "--user must be 1..63 of [A-Za-z0-9_.@-]");
         return NULL;
     }
-    if (!role || (strcmp(role, "user") && strcmp(role, "admin"))) {
+    if (!role || (strcmp(role, "user") != 0 && strcmp(role, "admin") != 0)) {
         snprintf(err, errlen, "--role must be user or admin");
         return NULL;
     }

@@ -12,11 +12,11 @@
 static void test_render(void **state)
 {
     (void)state;
-    af_cli_table_t *t = af_cli_table_new(3, "AGENT", "OWNER", "STATUS");
+    af_cli_table_t *t = af_cli_table_new(3, (const char *[]){"AGENT", "OWNER", "STATUS"});
     assert_non_null(t);
     assert_int_equal(af_cli_table_rows(t), 0);
-    assert_int_equal(af_cli_table_row(t, "ag_long_identifier", "alice", "ready"), 0);
-    assert_int_equal(af_cli_table_row(t, "ag_2", NULL, "draining"), 0);
+    assert_int_equal(af_cli_table_row(t, (const char *[]){"ag_long_identifier", "alice", "ready"}), 0);
+    assert_int_equal(af_cli_table_row(t, (const char *[]){"ag_2", NULL, "draining"}), 0);
     assert_int_equal(af_cli_table_rows(t), 2);
     char *s = af_cli_table_render(t);
     assert_string_equal(s, "AGENT               OWNER  STATUS\n"
@@ -31,9 +31,9 @@ static void test_render(void **state)
 static void test_many_rows(void **state)
 {
     (void)state;
-    af_cli_table_t *t = af_cli_table_new(1, "N");
+    af_cli_table_t *t = af_cli_table_new(1, (const char *[]){"N"});
     for (int i = 0; i < 1000; i++)
-        assert_int_equal(af_cli_table_row(t, "x"), 0);
+        assert_int_equal(af_cli_table_row(t, (const char *[]){"x"}), 0);
     assert_int_equal(af_cli_table_rows(t), 1000);
     char *s = af_cli_table_render(t);
     size_t lines = 0;
@@ -42,7 +42,8 @@ static void test_many_rows(void **state)
     assert_int_equal(lines, 1001);
     free(s);
     af_cli_table_destroy(&t);
-    assert_null(af_cli_table_new(0));
+    assert_null(af_cli_table_new(0, (const char *[]){"N"}));
+    assert_null(af_cli_table_new(1, NULL));
 }
 
 int main(void)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# gateway JWT attack cases over real HTTP: a good token passes; alg none, alg
-# swapped (HS256 signed with the RS256 public key; RS256 on an HS256 gateway),
+# gateway JWT attack cases over real HTTP (HS256, RS256 and ES256 gateways): a
+# good token passes; alg none, alg swapped (HS256 signed with the gateway's
+# public key; another asymmetric alg),
 # expired, not yet valid, bad signature and another key's token all get 401
 # with WWW-Authenticate, are counted and audited, and no token reaches a log.
 . "$(dirname "$0")/lib.sh"
@@ -9,11 +10,15 @@ HARNESS="$AF_BUILD/tests/integration/harness_gateway_fleet"
 JWT="$AF_BUILD/tests/integration/tool_gateway_jwt"
 [ -x "$HARNESS" ] && [ -x "$JWT" ] || af_fail "build the gateway harness and tool_gateway_jwt first"
 MP=$(af_free_port); AP=$(af_free_port); HS=$(af_free_port); RS=$(af_free_port); AP2=$(af_free_port)
+ES=$(af_free_port); AP3=$(af_free_port)
 printf 'the-gateway-hmac-secret-0123456789' >"$AF_TMP/secret"
 printf 'some-other-secret-0123456789abcdef' >"$AF_TMP/other-secret"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$AF_TMP/rsa.pem" 2>/dev/null
 openssl pkey -in "$AF_TMP/rsa.pem" -pubout -out "$AF_TMP/rsa.pub" 2>/dev/null
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$AF_TMP/rsa2.pem" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$AF_TMP/ec.pem" 2>/dev/null
+openssl pkey -in "$AF_TMP/ec.pem" -pubout -out "$AF_TMP/ec.pub" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$AF_TMP/ec2.pem" 2>/dev/null
 
 af_start harness "$HARNESS" --manager "tcp://127.0.0.1:$MP" --gateway "tcp://127.0.0.1:$AP" --pool 1
 af_start gw_hs "$AF_BIN/gateway" --listen "127.0.0.1:$HS" --manager "tcp://127.0.0.1:$MP" \
@@ -22,7 +27,10 @@ af_start gw_hs "$AF_BIN/gateway" --listen "127.0.0.1:$HS" --manager "tcp://127.0
 af_start gw_rs "$AF_BIN/gateway" --listen "127.0.0.1:$RS" --manager "tcp://127.0.0.1:$MP" \
   --agent-listen "tcp://127.0.0.1:$AP2" --jwt-alg RS256 --jwt-public-key-file "$AF_TMP/rsa.pub" \
   --audit-log "$AF_TMP/audit-rs.log" --gateway-id gwrs
-af_wait_port "127.0.0.1:$HS"; af_wait_port "127.0.0.1:$RS"
+af_start gw_es "$AF_BIN/gateway" --listen "127.0.0.1:$ES" --manager "tcp://127.0.0.1:$MP" \
+  --agent-listen "tcp://127.0.0.1:$AP3" --jwt-alg ES256 --jwt-public-key-file "$AF_TMP/ec.pub" \
+  --gateway-id gwes
+af_wait_port "127.0.0.1:$HS"; af_wait_port "127.0.0.1:$RS"; af_wait_port "127.0.0.1:$ES"
 
 mint() { "$JWT" "$@"; }
 # call PORT TOKEN -> prints status; body in $AF_TMP/body
@@ -69,6 +77,12 @@ refused "$RS" "$(mint --alg HS256 --key-file "$AF_TMP/rsa.pub" --sub bob --role 
 refused "$RS" "$(mint --alg RS256 --key-file "$AF_TMP/rsa2.pem" --sub bob)" "RS256 by another key"
 refused "$RS" "$(mint --alg none --sub bob)" "alg none on RS256"
 
+af_log "ES256 gateway"
+af_eq "$(call "$ES" "$(mint --alg ES256 --key-file "$AF_TMP/ec.pem" --sub carol)")" 200 "a good ES256 token passes"
+refused "$ES" "$(mint --alg ES256 --key-file "$AF_TMP/ec2.pem" --sub carol)" "ES256 by another key"
+refused "$ES" "$(mint --alg HS256 --key-file "$AF_TMP/ec.pub" --sub carol --role admin)" "alg swapped HS256/EC public key"
+refused "$ES" "$(mint --alg RS256 --key-file "$AF_TMP/rsa.pem" --sub carol)" "RS256 on an ES256 gateway"
+
 af_log "metrics, audit, no token in logs"
 n=$(curl -s "http://127.0.0.1:$HS/metrics" | sed -n 's/^gateway_auth_failures_total{reason="invalid_jwt"} //p')
 af_eq "$n" 10 "auth failures counted"
@@ -76,7 +90,7 @@ af_eq "$(jq -s '[.[] | select(.event=="auth_failure")] | length' "$AF_TMP/audit.
 while read -r t; do
   sig="${t##*.}"; [ -n "$sig" ] || sig="${t%.*}"
   [ "${#sig}" -ge 16 ] || continue
-  grep -qF -- "$sig" "$AF_TMP/audit.log" "$AF_TMP/audit-rs.log" "$AF_TMP/gw_hs.log" "$AF_TMP/gw_rs.log" \
+  grep -qF -- "$sig" "$AF_TMP/audit.log" "$AF_TMP/audit-rs.log" "$AF_TMP/gw_hs.log" "$AF_TMP/gw_rs.log" "$AF_TMP/gw_es.log" \
     && af_fail "a token reached a log"
 done <"$AF_TMP/tokens"
 grep -qF "the-gateway-hmac-secret" "$AF_TMP/gw_hs.log" && af_fail "the secret reached the log"

@@ -144,7 +144,7 @@ static int s_role(const af_msg_t *m, bool *admin)
         return -1;
     if (!strcmp(r->valuestring, "admin"))
         *admin = true;
-    else if (strcmp(r->valuestring, "user"))
+    else if (strcmp(r->valuestring, "user") != 0)
         return -1;
     return 0;
 }
@@ -156,7 +156,7 @@ static void s_gateway_hello(af_control_t *self, const af_msg_t *m)
     const char *gid = af_msg_str(m, "gateway_id"), *ep = af_msg_str(m, "endpoint");
     if (!gid || !af_id_valid(gid, 63))
         S_FAIL(self, m, "invalid_request", "gateway_id must be 1..63 of [A-Za-z0-9_-]");
-    if (!ep || strlen(ep) >= 256 || (strncmp(ep, "tcp://", 6) && strncmp(ep, "ipc://", 6)))
+    if (!ep || strlen(ep) >= 256 || (strncmp(ep, "tcp://", 6) != 0 && strncmp(ep, "ipc://", 6) != 0))
         S_FAIL(self, m, "invalid_request",
                        "endpoint must be a tcp:// or ipc:// address under 256 bytes");
     if (af_fleet_gateway_hello(self->fleet, gid, ep) < 0)
@@ -212,7 +212,7 @@ static af_agent_t *s_owned_agent(af_control_t *self, const af_msg_t *m, bool nee
         return NULL;
     }
     af_agent_t *a = af_registry_get(af_fleet_registry(self->fleet), id);
-    if (!a || !af_fleet_visible(a) || (!admin && (!user || strcmp(a->owner, user)))) {
+    if (!a || !af_fleet_visible(a) || (!admin && (!user || strcmp(a->owner, user) != 0))) {
         /* Another user's agent looks exactly like a missing one. */
         s_error(self, m, "not_found", "no agent %s", id);
         return NULL;
@@ -410,7 +410,7 @@ static int s_attach(af_control_t *self, bool batched)
     }
     self->batched = batched;
     if (batched) {
-        struct timeval tv = {self->batch_ms / 1000, (self->batch_ms % 1000) * 1000};
+        struct timeval tv = {self->batch_ms / 1000, (long)(self->batch_ms % 1000) * 1000};
         event_add(self->poll, &tv);
     } else if (self->poll)
         event_del(self->poll);
@@ -445,7 +445,7 @@ af_control_t *af_control_new(struct event_base *base, const char *listen, af_fle
         return NULL;
     self->fleet = fleet;
     self->metrics = metrics;
-    self->max_body = max_body ? max_body : AF_PROTO_MAX_BODY_DEFAULT;
+    self->max_body = max_body ? max_body : (size_t)AF_PROTO_MAX_BODY_DEFAULT;
     self->sock = zsock_new(ZMQ_ROUTER);
     if (!self->sock) {
         af_error("event=socket_failed");

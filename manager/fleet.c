@@ -432,7 +432,7 @@ void af_fleet_on_ready(af_fleet_t *self, const af_msg_t *msg)
     }
     /* We address agents by routing id: it must be the agent id. */
     if (!msg->routing_id || zframe_size(msg->routing_id) != strlen(id) ||
-        memcmp(zframe_data(msg->routing_id), id, strlen(id))) {
+        memcmp(zframe_data(msg->routing_id), id, strlen(id)) != 0) {
         s_reply_error(self, msg, "invalid_request",
                       "agent_id must equal the DEALER routing id (ZMQ_ROUTING_ID)");
         return;
@@ -474,7 +474,7 @@ void af_fleet_on_ready(af_fleet_t *self, const af_msg_t *msg)
         return;
     }
     if (a && a->token[0]) {
-        if (!token || strcmp(token, a->token)) {
+        if (!token || strcmp(token, a->token) != 0) {
             af_warn("event=join_token_mismatch agent_id=%s", id);
             s_reply_error(self, msg, "forbidden", "join token missing or wrong");
             return;
@@ -689,12 +689,13 @@ static void s_on_pump(evutil_socket_t fd, short what, void *arg)
 
 void af_fleet_scale(af_fleet_t *self, int target, cJSON *reply)
 {
-    af_agent_t **drain = calloc(af_registry_size(self->reg) + 1, sizeof *drain);
+    size_t cap = af_registry_size(self->reg) + 1;
+    af_agent_t **drain = calloc(cap, sizeof *drain); // NOLINT(bugprone-sizeof-expression): array of pointers
     af_scale_plan_t plan;
     af_scale_plan(self->reg, target, self->cfg.min_agents, self->cfg.max_agents,
-                  self->cfg.capacity, drain, drain ? af_registry_size(self->reg) : 0, &plan);
+                  self->cfg.capacity, drain, drain ? cap : 0, &plan);
     self->pool_target = plan.target;
-    for (size_t i = 0; i < plan.ndrain; i++) {
+    for (size_t i = 0; drain && i < plan.ndrain; i++) {
         af_agent_t *a = drain[i];
         uint64_t batch = a->batch;
         a->heal = false;
@@ -768,7 +769,7 @@ int af_fleet_gateway_hello(af_fleet_t *self, const char *gateway_id, const char 
         changed = true;
         af_info("event=gateway_joined gateway_id=%s endpoint=%s", gateway_id, endpoint);
     }
-    if (strcmp(g->endpoint, endpoint)) {
+    if (strcmp(g->endpoint, endpoint) != 0) {
         snprintf(g->endpoint, sizeof g->endpoint, "%s", endpoint);
         changed = true;
     }
@@ -853,7 +854,7 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
     /* 1. Health: silent agents and spawns past their timeout. */
     size_t max = af_registry_size(self->reg);
     if (max) {
-        af_agent_t **over = calloc(max, sizeof *over);
+        af_agent_t **over = calloc(max, sizeof *over); // NOLINT(bugprone-sizeof-expression): array of pointers
         af_health_t *why = calloc(max, sizeof *why);
         size_t n = (over && why) ? af_health_overdue(self->reg, now, self->cfg.heartbeat_ms,
                                                      self->cfg.spawn_timeout_ms, over, why, max)
@@ -972,7 +973,7 @@ static void s_on_listed(void *arg, const af_provider_entry_t *entries, size_t n,
 int af_fleet_start(af_fleet_t *self)
 {
     int ms = self->cfg.heartbeat_ms;
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000};
     if (event_add(self->tick, &tv) < 0)
         return -1;
     self->warmup_until_ns = af_now_ns() + (uint64_t)AF_HEALTH_MISSES * (uint64_t)ms * 1000000ULL;

@@ -41,7 +41,7 @@ static size_t s_on_write(char *ptr, size_t size, size_t n, void *arg)
     size_t add = size * n;
     if (r->len + add + 1 > r->cap) {
         size_t cap = (r->len + add + 1) * 2;
-        if (cap > 16 * 1024 * 1024)
+        if (cap > (size_t)16 * 1024 * 1024)
             return 0; /* far too large for this API: abort the transfer */
         char *p = realloc(r->resp, cap);
         if (!p)
@@ -55,7 +55,7 @@ static size_t s_on_write(char *ptr, size_t size, size_t n, void *arg)
     return add;
 }
 
-static void s_req_free(s_req_t *r)
+static void s_req_unlink(s_req_t *r)
 {
     if (r->prev)
         r->prev->next = r->next;
@@ -63,6 +63,12 @@ static void s_req_free(s_req_t *r)
         r->client->reqs = r->next;
     if (r->next)
         r->next->prev = r->prev;
+    r->next = r->prev = NULL;
+}
+
+/* Frees a request already unlinked from its client. */
+static void s_req_release(s_req_t *r)
+{
     curl_slist_free_all(r->headers);
     curl_easy_cleanup(r->easy);
     free(r->body);
@@ -90,7 +96,8 @@ static void s_check_done(af_http_client_t *self)
         else
             snprintf(err, sizeof err, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(res));
         r->fn(r->arg, status, r->resp ? r->resp : "", res == CURLE_OK ? NULL : err);
-        s_req_free(r);
+        s_req_unlink(r);
+        s_req_release(r);
     }
 }
 
@@ -184,9 +191,12 @@ void af_http_client_destroy(af_http_client_t **self_p)
     if (self->multi) {
         while (self->reqs) {
             s_req_t *r = self->reqs;
+            self->reqs = r->next; /* pop the head */
+            if (self->reqs)
+                self->reqs->prev = NULL;
             curl_multi_remove_handle(self->multi, r->easy);
             r->fn(r->arg, 0, "", "client shut down");
-            s_req_free(r);
+            s_req_release(r);
         }
         curl_multi_cleanup(self->multi);
     }
@@ -234,7 +244,8 @@ int af_http_client_request(af_http_client_t *self, const char *method, const cha
         self->reqs->prev = r;
     self->reqs = r;
     if (curl_multi_add_handle(self->multi, r->easy) != CURLM_OK) {
-        s_req_free(r);
+        s_req_unlink(r);
+        s_req_release(r);
         return -1;
     }
     return 0;

@@ -130,11 +130,8 @@ int main(int argc, char **argv)
         af_config_free(opts);
         return rc < 0 ? 2 : 0;
     }
-    const char *env_url = getenv("HYPERCORE_URL");
-    if ((!o.hypercore_url || !*o.hypercore_url) && env_url) {
-        free(o.hypercore_url);
-        o.hypercore_url = strdup(env_url);
-    }
+    const char *hc_url =
+        (o.hypercore_url && *o.hypercore_url) ? o.hypercore_url : getenv("HYPERCORE_URL");
     af_log_level_t level;
     af_codec_t codec;
     af_fleet_config_t fc = {0};
@@ -143,9 +140,9 @@ int main(int argc, char **argv)
         bad = "--log-level must be debug|info|warn|error";
     else if (af_codec_parse(o.codec, &codec) < 0)
         bad = "--codec must be cbor|json";
-    else if (strcmp(o.provider, "process") && strcmp(o.provider, "hypercore"))
+    else if (strcmp(o.provider, "process") != 0 && strcmp(o.provider, "hypercore") != 0)
         bad = "--provider must be process|hypercore";
-    else if (!strcmp(o.provider, "hypercore") && (!o.hypercore_url || !*o.hypercore_url))
+    else if (strcmp(o.provider, "hypercore") == 0 && (!hc_url || !*hc_url))
         bad = "--provider hypercore needs --hypercore-url (or HYPERCORE_URL)";
     else if (o.quota < 0 || o.min_agents < 0 || o.max_agents < o.min_agents ||
              o.max_agents > 100000)
@@ -225,7 +222,7 @@ int main(int argc, char **argv)
         !strcmp(o.provider, "process")
             ? af_provider_process_new(base, agentd, endpoint, (int)o.kill_grace_ms,
                                       af_fleet_provider_event, fleet)
-            : af_provider_hypercore_new(base, o.hypercore_url, (int)o.hypercore_timeout_ms,
+            : af_provider_hypercore_new(base, hc_url, (int)o.hypercore_timeout_ms,
                                         af_fleet_provider_event, fleet);
     if (!provider)
         goto done;

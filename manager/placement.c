@@ -9,7 +9,7 @@ af_agent_t *af_placement_pick(af_registry_t *reg, const char *user, bool is_admi
 {
     if (agent_id && *agent_id) {
         af_agent_t *a = af_registry_get(reg, agent_id);
-        if (!a || a->state == AF_AGENT_DEAD || (!is_admin && strcmp(a->owner, user ? user : ""))) {
+        if (!a || a->state == AF_AGENT_DEAD || (!is_admin && strcmp(a->owner, user ? user : "") != 0)) {
             *code = "not_found";
             snprintf(err, errlen, "no agent %.63s", agent_id);
             return NULL;
@@ -34,7 +34,7 @@ af_agent_t *af_placement_pick(af_registry_t *reg, const char *user, bool is_admi
     }
     af_agent_t *best = NULL;
     for (af_agent_t *a = af_registry_first(reg); a; a = af_registry_next(a)) {
-        if (a->state != AF_AGENT_READY || strcmp(a->owner, AF_POOL_OWNER) ||
+        if (a->state != AF_AGENT_READY || strcmp(a->owner, AF_POOL_OWNER) != 0 ||
             a->sessions >= a->capacity)
             continue;
         if (!best || a->sessions < best->sessions)

@@ -75,7 +75,7 @@ static void s_describe(long status, const char *body, const char *err, char *out
     const cJSON *m = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message")
                      : cJSON_IsString(e) ? e
                                          : (j ? cJSON_GetObjectItemCaseSensitive(j, "message") : NULL);
-    if (cJSON_IsString(m))
+    if (m && cJSON_IsString(m))
         snprintf(out, len, "HTTP %ld: %.200s", status, m->valuestring);
     else
         snprintf(out, len, "HTTP %ld: %.120s", status, body && *body ? body : "(empty body)");
@@ -114,7 +114,7 @@ static void s_on_spawned(void *arg, long status, const char *body, const char *e
     cJSON *j = (!err && status == 200) ? cJSON_Parse(body) : NULL;
     const cJSON *id = j ? cJSON_GetObjectItemCaseSensitive(j, "id") : NULL;
     const cJSON *url = j ? cJSON_GetObjectItemCaseSensitive(j, "url") : NULL;
-    if (!err && status == 200 && cJSON_IsString(id) && *id->valuestring &&
+    if (!err && status == 200 && id && cJSON_IsString(id) && *id->valuestring &&
         strlen(id->valuestring) < sizeof vm->vm_id) {
         snprintf(vm->vm_id, sizeof vm->vm_id, "%s", id->valuestring);
         if (cJSON_IsString(url))
@@ -336,7 +336,7 @@ static const af_provider_ops_t s_ops = {"hypercore", s_create, s_destroy, s_list
 af_provider_t *af_provider_hypercore_new(struct event_base *base, const char *url, int timeout_ms,
                                          af_provider_event_fn *fn, void *arg)
 {
-    if (!url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))) {
+    if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)) {
         af_error("event=provider_init_failed provider=hypercore url=%s reason=\"need http(s)://\"",
                  url ? url : "");
         return NULL;

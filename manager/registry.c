@@ -19,7 +19,7 @@ static const char *s_state_names[AF_AGENT_STATE_COUNT] = {"spawning", "ready", "
 /* The lifecycle. Rows: current state; columns: event; -1: not allowed.
  * A draining agent that re-registers stays draining (it still finishes work);
  * a dead agent never comes back under the same id. */
-#define X -1
+#define X (-1)
 static const int s_table[AF_AGENT_STATE_COUNT][AF_AGENT_EV_COUNT] = {
     /*               REGISTER           DRAIN              EXPIRE         BYE            DESTROY */
     /* spawning */ {AF_AGENT_READY,    AF_AGENT_DRAINING, AF_AGENT_DEAD, AF_AGENT_DEAD, AF_AGENT_DEAD},

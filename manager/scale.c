@@ -24,7 +24,7 @@ void af_scale_plan(af_registry_t *reg, int target, int min, int max, int capacit
     long sessions = 0;
     int current = 0;
     for (af_agent_t *a = af_registry_first(reg); a; a = af_registry_next(a)) {
-        if (strcmp(a->owner, AF_POOL_OWNER))
+        if (strcmp(a->owner, AF_POOL_OWNER) != 0)
             continue;
         if (a->state == AF_AGENT_SPAWNING || a->state == AF_AGENT_READY) {
             current++;
@@ -45,9 +45,9 @@ void af_scale_plan(af_registry_t *reg, int target, int min, int max, int capacit
         return;
     }
     int excess = current - target;
-    if (excess <= 0 || !drain || !max_drain)
+    if (excess <= 0 || !drain || !max_drain || current <= 0)
         return;
-    af_agent_t **cand = calloc((size_t)current, sizeof *cand);
+    af_agent_t **cand = calloc((size_t)current, sizeof *cand); // NOLINT(bugprone-sizeof-expression): array of pointers
     if (!cand)
         return;
     size_t n = 0;
@@ -57,7 +57,7 @@ void af_scale_plan(af_registry_t *reg, int target, int min, int max, int capacit
             cand[n++] = a;
     /* Stable order on ties: qsort is not stable, so the insertion order breaks
      * ties through the pointer list we built in order; acceptable either way. */
-    qsort(cand, n, sizeof *cand, s_by_load);
+    qsort(cand, n, sizeof *cand, s_by_load); // NOLINT(bugprone-sizeof-expression): array of pointers
     long remaining_sessions = sessions;
     int remaining = current;
     for (size_t i = 0; i < n && plan->ndrain < max_drain && excess > 0; i++) {

@@ -19,6 +19,13 @@ trap '_rc=$?; stop_all; (exit $_rc); af_cleanup' EXIT
 bash "${deploy[@]}" --dry-run >"$AF_TMP/dry.out" 2>&1 || af_fail "dry run failed: $(cat "$AF_TMP/dry.out")"
 grep -q 'would run' "$AF_TMP/dry.out" || af_fail "dry run printed no steps"
 [ ! -e "$prefix" ] && [ ! -e "$AF_VAR" ] || af_fail "dry run changed the disk"
+bash "$AF_ROOT/scripts/deploy" --host ops@fleet-1.invalid --dry-run >"$AF_TMP/dryhost.out" 2>&1 \
+  || af_fail "remote dry run failed: $(cat "$AF_TMP/dryhost.out")"
+grep -q 'ssh ops@fleet-1.invalid .*/opt/agentfleet/scripts/deploy' "$AF_TMP/dryhost.out" \
+  || af_fail "remote dry run: $(cat "$AF_TMP/dryhost.out")"
+rc=0; bash "$AF_ROOT/scripts/deploy" --bogus >/dev/null 2>&1 || rc=$?
+af_eq "$rc" 1 "exit code for an unknown argument"
+bash "$AF_ROOT/scripts/deploy" --help | grep -q -- '--prebuilt' || af_fail "deploy --help"
 
 bash "${deploy[@]}" >"$AF_TMP/deploy1.out" 2>&1 || af_fail "deploy failed: $(tail -20 "$AF_TMP/deploy1.out")"
 grep -q '^agentfleet is up' "$AF_TMP/deploy1.out" || af_fail "deploy did not report the stack up"

@@ -3,7 +3,10 @@
 # and (b) through gateway -> agentd -> fake (real manager placing), in one run:
 #   1. fixed rate (default 2,000 req/s, zero-latency upstream): p50/p99 each;
 #   2. max throughput of each (closed loop);
-#   3. time to first token of streams at a modest rate.
+#   3. time to first token of streams at a modest rate;
+#   4. for attribution (not in the last line): the same fixed-rate load on a
+#      gateway whose agents are the stand-in harness (answers at once), i.e. the
+#      gateway's own share.
 # Last line, exactly:
 # rate=N direct_p50_ms=X direct_p99_ms=X stack_p50_ms=X stack_p99_ms=X added_p99_ms=X throughput_ratio=X ttft_added_ms=X
 # Targets: added_p99_ms < 0.5 at 2,000 req/s, throughput_ratio >= 0.6, ttft_added_ms < 0.3.
@@ -65,6 +68,20 @@ sm=$(run "${stack[@]}" --body "$BODY" --closed "$CLOSED" --duration "$SECS")
 echo "3. time to first token, streams at 100 req/s" >&2
 dt=$(run "${direct[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream)
 st=$(run "${stack[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream)
+
+HARNESS="$AF_BUILD/tests/integration/harness_gateway_fleet"
+if [ -x "$HARNESS" ]; then
+  echo "4. gateway alone (stand-in agents), fixed rate $RATE req/s" >&2
+  M2=$(port) A2=$(port) H2=$(port)
+  "$HARNESS" --manager "tcp://127.0.0.1:$M2" --gateway "tcp://127.0.0.1:$A2" --pool 1 >"$tmp/harness.log" 2>&1 &
+  pids+=($!)
+  "$AF_BIN/gateway" --listen "127.0.0.1:$H2" --manager "tcp://127.0.0.1:$M2" --agent-listen "tcp://127.0.0.1:$A2" \
+    --keys-file "$tmp/keys" --ip-rate 0 --user-rate 0 --log-level warn --gateway-id gwb2 >"$tmp/gateway2.log" 2>&1 &
+  pids+=($!)
+  wait_port "$H2"
+  for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$H2/readyz" && break; sleep 0.05; done
+  run --port "$H2" --header "x-api-key: $KEY" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256 >/dev/null
+fi
 
 for v in "$d" "$s" "$dm" "$sm"; do
   [ "$(field errors "$v")" = 0 ] || echo "warning: errors in run: $v" >&2

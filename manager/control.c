@@ -457,11 +457,19 @@ af_control_t *af_control_new(struct event_base *base, const char *listen, af_fle
     /* 1000 agents heartbeating at once must not hit the HWM. */
     zsock_set_sndhwm(self->sock, 100000);
     zsock_set_rcvhwm(self->sock, 100000);
-    if (zsock_bind(self->sock, "%s", listen) < 0) {
-        af_error("event=bind_failed listen=%s error=\"%s\"", listen, zmq_strerror(zmq_errno()));
-        zsock_destroy(&self->sock);
-        free(self);
-        return NULL;
+    /* "a,b": several endpoints, e.g. TCP for gateways plus ipc:// for local agents. */
+    char eps[1024];
+    snprintf(eps, sizeof eps, "%s", listen);
+    char *save = NULL;
+    for (char *ep = strtok_r(eps, ",", &save); ep; ep = strtok_r(NULL, ",", &save)) {
+        while (*ep == ' ')
+            ep++;
+        if (zsock_bind(self->sock, "%s", ep) < 0) {
+            af_error("event=bind_failed listen=%s error=\"%s\"", ep, zmq_strerror(zmq_errno()));
+            zsock_destroy(&self->sock);
+            free(self);
+            return NULL;
+        }
     }
     self->base = base;
     self->batch_ms = batch_ms;

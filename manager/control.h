@@ -12,7 +12,7 @@
 
 typedef struct af_control_t af_control_t;
 
-/* Binds listen (e.g. tcp://127.0.0.1:5550) and joins base. fleet not owned.
+/* Binds listen (e.g. tcp://127.0.0.1:5550, or a comma list of endpoints) and joins base. fleet not owned.
  * batch_ms > 0 coalesces wake-ups: the socket is drained every batch_ms
  * instead of on every message (adds at most batch_ms of latency). Returns NULL
  * (and logs) when the endpoint cannot be bound. */

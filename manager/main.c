@@ -36,16 +36,19 @@ static void s_on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(arg, NULL);
 }
 
-/* A wildcard host (star or 0.0.0.0) in the listen endpoint becomes 127.0.0.1 for local agents. */
+/* The endpoint agents are told: the first of the listen list, with a wildcard
+ * host (star or 0.0.0.0) made 127.0.0.1 for local agents. */
 static void s_advertise(const char *listen, char *out, size_t len)
 {
+    char first[512];
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(listen, ","), listen);
     const char *p;
-    if ((p = strstr(listen, "://*:")))
-        snprintf(out, len, "%.*s://127.0.0.1:%s", (int)(p - listen), listen, p + 5);
-    else if ((p = strstr(listen, "://0.0.0.0:")))
-        snprintf(out, len, "%.*s://127.0.0.1:%s", (int)(p - listen), listen, p + 11);
+    if ((p = strstr(first, "://*:")))
+        snprintf(out, len, "%.*s://127.0.0.1:%s", (int)(p - first), first, p + 5);
+    else if ((p = strstr(first, "://0.0.0.0:")))
+        snprintf(out, len, "%.*s://127.0.0.1:%s", (int)(p - first), first, p + 11);
     else
-        snprintf(out, len, "%s", listen);
+        snprintf(out, len, "%s", first);
 }
 
 /* Reads the Anthropic key (first line, trimmed) and registers it as a secret. */
@@ -91,7 +94,8 @@ int main(int argc, char **argv)
     /* 1. defaults */
     s_opts_t o = {0};
     af_opt_t opts[] = {
-        {"listen", AF_OPT_STR, &o.listen, "tcp://127.0.0.1:5550", "control ROUTER endpoint", false},
+        {"listen", AF_OPT_STR, &o.listen, "tcp://127.0.0.1:5550",
+         "control ROUTER endpoint (comma list to bind several)", false},
         {"advertise", AF_OPT_STR, &o.advertise, NULL,
          "endpoint agents connect to (default: --listen, wildcard host -> 127.0.0.1)", false},
         {"metrics-listen", AF_OPT_STR, &o.metrics_listen, "127.0.0.1:9101",
@@ -115,7 +119,7 @@ int main(int argc, char **argv)
         {"images", AF_OPT_STR, &o.images, "agentd:latest", "allowed images (comma list)", false},
         {"codec", AF_OPT_STR, &o.codec, "cbor", "reply codec: cbor | json", false},
         {"max-body", AF_OPT_INT, &o.max_body, "1048576", "largest accepted body in bytes", false},
-        {"batch-ms", AF_OPT_INT, &o.batch_ms, "10",
+        {"batch-ms", AF_OPT_INT, &o.batch_ms, "20",
          "drain the control socket every N ms instead of per message (0: per message)", false},
         {"log-level", AF_OPT_STR, &o.log_level, "info", "debug | info | warn | error", false},
         {"anthropic-key-file", AF_OPT_STR, &o.anthropic_key_file, NULL,

@@ -82,6 +82,30 @@ struct af_gw_server_t {
     int port, tls_port;
 };
 
+static double s_ip_buckets(void *arg)
+{
+    af_gw_t *gw = arg;
+    return gw->ip_limit ? (double)af_ratelimit_size(gw->ip_limit) : 0;
+}
+
+static double s_user_buckets(void *arg)
+{
+    af_gw_t *gw = arg;
+    return gw->user_limit ? (double)af_ratelimit_size(gw->user_limit) : 0;
+}
+
+static double s_routes_count(void *arg)
+{
+    af_gw_t *gw = arg;
+    return gw->routes ? (double)af_route_store_count(gw->routes) : 0;
+}
+
+static double s_agents_connected(void *arg)
+{
+    af_gw_t *gw = arg;
+    return gw->agents ? (double)af_alink_ready_agents(gw->agents) : 0;
+}
+
 int af_gw_metrics_register(af_gw_t *gw)
 {
     static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -102,6 +126,16 @@ int af_gw_metrics_register(af_gw_t *gw)
         m, "gateway_upstream_errors_total", "Failed manager/agent calls by code", "code");
     if (!gw->m_requests || !gw->m_duration || !gw->m_inflight || !gw->m_rate_limited ||
         !gw->m_auth_failures || !gw->m_upstream_errors)
+        return -1;
+    /* Bounded tables are only believable if their size can be watched. */
+    if (!af_metrics_callback(m, "gateway_rate_buckets_ip", "Per-IP token buckets held",
+                             AF_METRIC_GAUGE, s_ip_buckets, gw) ||
+        !af_metrics_callback(m, "gateway_rate_buckets_user", "Per-user token buckets held",
+                             AF_METRIC_GAUGE, s_user_buckets, gw) ||
+        !af_metrics_callback(m, "gateway_session_routes", "Session routes held in memory",
+                             AF_METRIC_GAUGE, s_routes_count, gw) ||
+        !af_metrics_callback(m, "gateway_agents_ready", "Agents connected and not draining",
+                             AF_METRIC_GAUGE, s_agents_connected, gw))
         return -1;
     return 0;
 }

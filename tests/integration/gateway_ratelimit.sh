@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gateway rate limits: with the default 100 requests/min per client IP, the
 # 101st request in a burst gets 429 with Retry-After (and the Anthropic error
-# body); a per-user limit holds across IPs and does not touch other users.
+# body); a per-user limit holds across IPs and does not touch other users; a
+# flood from many distinct source addresses keeps the bucket table at its bound.
 . "$(dirname "$0")/lib.sh"
 
 HARNESS="$AF_BUILD/tests/integration/harness_gateway_fleet"
@@ -37,4 +38,23 @@ done
 af_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $ALICE" "http://127.0.0.1:$UP/v1/agents")" 429 "alice #6"
 af_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $BOB" "http://127.0.0.1:$UP/v1/agents")" 200 "bob"
 curl -s "http://127.0.0.1:$UP/metrics" | grep -q '^gateway_rate_limited_total{scope="user"} 1' || af_fail "user scope counted"
+af_log "a flood of distinct IPs keeps the bucket table bounded"
+FP=$(af_free_port); AP3=$(af_free_port)
+af_start gw_flood "$AF_BIN/gateway" --listen "127.0.0.1:$FP" --manager "tcp://127.0.0.1:$MP" \
+  --agent-listen "tcp://127.0.0.1:$AP3" --keys-file "$KEYS" --rate-table-max 32 --gateway-id gwfl
+af_wait_port "127.0.0.1:$FP"
+cpids=()
+for i in $(seq 2 201); do
+  curl -s -o /dev/null --interface "127.0.$((i / 200)).$((i % 200 + 2))" -H "x-api-key: $ALICE" \
+    "http://127.0.0.1:$FP/v1/agents" &
+  cpids+=($!)
+  if [ "${#cpids[@]}" -ge 25 ]; then wait "${cpids[@]}"; cpids=(); fi
+done
+[ "${#cpids[@]}" -gt 0 ] && wait "${cpids[@]}"
+n=$(curl -s "http://127.0.0.1:$FP/metrics" | sed -n 's/^gateway_rate_buckets_ip //p')
+af_eq "$n" 32 "per-IP buckets after 200 distinct addresses"
+# Limiting still works for a fresh address after the churn.
+urls=(); for _ in $(seq 101); do urls+=(-o /dev/null "http://127.0.0.1:$FP/v1/agents"); done
+last=$(curl -s --interface 127.0.3.3 -H "x-api-key: $ALICE" -w '%{http_code}\n' "${urls[@]}" | tail -1)
+af_eq "$last" 429 "101st request from one address after the flood"
 echo PASS

@@ -77,6 +77,31 @@ for d in gateway manager autoscaler; do
   out=$("$AF_ROOT/deploy/af-exec" "$d" --check-config 2>&1) || die "$d: $out"
 done
 
+# Ports already taken would only show as programs restarting in a loop: say
+# which option to change instead.
+port_busy() { # host:port
+  local hp="${1#tcp://}" host port
+  host="${hp%:*}"; port="${hp##*:}"
+  case "$host" in ""|"*"|0.0.0.0) host=127.0.0.1 ;; esac
+  timeout 1 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null
+}
+if [ -z "${AF_RUN_PREPARE_ONLY:-}" ]; then
+  for kv in "AF_GATEWAY_LISTEN=${AF_GATEWAY_LISTEN:-127.0.0.1:8080}" \
+            "AF_GATEWAY_TLS_LISTEN=${AF_GATEWAY_TLS_LISTEN:-}" \
+            "AF_GATEWAY_AGENT_LISTEN=${AF_GATEWAY_AGENT_LISTEN:-tcp://127.0.0.1:5560}" \
+            "AF_MANAGER_LISTEN=${AF_MANAGER_LISTEN:-tcp://127.0.0.1:5550}" \
+            "AF_MANAGER_METRICS_LISTEN=${AF_MANAGER_METRICS_LISTEN:-127.0.0.1:9101}" \
+            "AF_AUTOSCALER_METRICS_LISTEN=${AF_AUTOSCALER_METRICS_LISTEN:-127.0.0.1:9102}" \
+            "AF_FAKE_ANTHROPIC_LISTEN=${AF_FAKE_ANTHROPIC_LISTEN:-127.0.0.1:8090}"; do
+    name="${kv%%=*}" addr="${kv#*=}"
+    [ -n "$addr" ] || continue
+    [ "$name" = AF_FAKE_ANTHROPIC_LISTEN ] && [ "$AF_FAKE_ANTHROPIC_AUTOSTART" = false ] && continue
+    if port_busy "$addr"; then
+      die "$addr is already in use ($name in $AF_ENV_FILE); stop what holds it or pick another port there"
+    fi
+  done
+fi
+
 http="${AF_GATEWAY_LISTEN:-127.0.0.1:8080}"
 https="${AF_GATEWAY_TLS_LISTEN:-}"
 export FLEET_URL="http://$http"
@@ -98,7 +123,7 @@ if [ -n "${AF_RUN_DETACH:-}" ]; then
   sv=$!
   for _ in $(seq 1 600); do
     kill -0 "$sv" 2>/dev/null || die "supervisord exited; see $AF_VAR/log/supervisord.log"
-    if curl -fsS -o /dev/null "http://$http/readyz" 2>/dev/null; then
+    if curl -fsS --max-time 1 -o /dev/null "http://$http/readyz" 2>/dev/null; then
       say "agentfleet is up: $FLEET_URL (supervisord pid $sv; status: $ctl status; stop: $ctl shutdown)"
       exit 0
     fi
@@ -116,10 +141,27 @@ on_signal() {
 trap on_signal INT TERM
 
 ready=0
-for _ in $(seq 1 600); do
+for i in $(seq 1 600); do
   kill -0 "$sv" 2>/dev/null || break
   [ "$stopping" = 1 ] && break
-  if curl -fsS -o /dev/null "http://$http/readyz" 2>/dev/null; then ready=1; break; fi
+  if curl -fsS --max-time 1 -o /dev/null "http://$http/readyz" 2>/dev/null; then ready=1; break; fi
+  # A program that exits during its first second, twice in a row, is not
+  # going to start (a bind failure, a bad option): show why and stop.
+  if [ $((i % 10)) = 0 ]; then
+    now_failing=$($ctl status 2>/dev/null | awk '$2 == "BACKOFF" || $2 == "FATAL" {print $1}' | tr '\n' ' ' || true)
+    fatal=""
+    for p in $now_failing; do case " ${was_failing:-} " in *" $p "*) fatal="$fatal $p" ;; esac; done
+    was_failing="$now_failing"
+  fi
+  if [ $((i % 10)) = 0 ] && [ -n "$fatal" ]; then
+    for p in $fatal; do
+      say "run-local: $p keeps failing at start; the end of $AF_VAR/log/$p.log:" >&2
+      tail -n 5 "$AF_VAR/log/$p.log" >&2 2>/dev/null || true
+    done
+    failed=1
+    on_signal
+    break
+  fi
   sleep 0.1
 done
 
@@ -161,5 +203,6 @@ if [ -n "$left" ]; then
   rc=1
 fi
 say "agentfleet stopped"
+if [ "${failed:-0}" = 1 ]; then exit 1; fi
 if [ "$stopping" = 1 ]; then exit 0; fi
 exit "$rc"

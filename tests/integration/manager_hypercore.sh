@@ -80,4 +80,23 @@ af_wait_port "127.0.0.1:$MET"
 out=$(mgr SPAWN '{"user":"gina"}') && af_fail "spawn without Hypercore succeeded"
 af_eq "$(echo "${out#ERROR }" | jq -r .code)" spawn_failed "unreachable code"
 echo "$out" | grep -qi 'hypercore POST /spawn: .*connect' || af_fail "cause missing: $out"
+
+# 6. Hypercore accepts the connection but never answers: the call times out.
+HANG=$(af_free_port)
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); conns = []
+while True: conns.append(s.accept()[0])
+' "$HANG" & _af_pids+=($!)
+af_wait_port "127.0.0.1:$HANG"
+CTL=$(af_free_port); MET=$(af_free_port); EP="tcp://127.0.0.1:$CTL"
+af_start mgr-hang "$AF_BIN/manager" --listen "$EP" --metrics-listen "127.0.0.1:$MET" \
+  --provider hypercore --hypercore-url "http://127.0.0.1:$HANG" --hypercore-timeout-ms 500 --min-agents 0
+af_wait_port "127.0.0.1:$MET"
+out=$(mgr SPAWN '{"user":"gina"}') && af_fail "spawn against a hanging Hypercore succeeded"
+af_eq "$(echo "${out#ERROR }" | jq -r .code)" spawn_failed "hanging API code"
+echo "$out" | grep -q 'hypercore POST /spawn: timeout after 500 ms' || af_fail "cause missing: $out"
+curl -sf "127.0.0.1:$MET/metrics" | grep -q 'manager_spawn_failures_total{reason="spawn_failed"} 1' \
+  || af_fail "spawn failure not counted"
 echo "PASS manager_hypercore"

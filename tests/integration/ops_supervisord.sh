@@ -11,6 +11,15 @@ command -v supervisord >/dev/null || af_fail "supervisord not installed"
 fc="$AF_BIN/fleetctl"
 
 ops_stack_env
+# A port already taken is refused up front, naming the option to change.
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(30)' \
+  "$OPS_HTTP" & holder=$!
+af_wait_port "127.0.0.1:$OPS_HTTP"
+rc=0; bash "$AF_ROOT/scripts/run-local.sh" >"$AF_TMP/busy.out" 2>&1 || rc=$?
+kill "$holder"; wait "$holder" 2>/dev/null || true
+af_eq "$rc" 1 "run-local.sh exit code with the gateway's port taken"
+grep -q "127.0.0.1:$OPS_HTTP is already in use (AF_GATEWAY_LISTEN in " "$AF_TMP/busy.out" \
+  || af_fail "busy port message: $(cat "$AF_TMP/busy.out")"
 ops_stack_start 10
 af_log "stack up: 10 agents ready"
 export FLEET_TOKEN

@@ -58,7 +58,8 @@ static int s_setup(void **state)
     f->base = event_base_new();
     af_fleet_config_t cfg = {.quota = 2, .min_agents = 0, .max_agents = 5, .capacity = 100,
                              .heartbeat_ms = 1000, .spawn_timeout_ms = 30000,
-                             .endpoint = "inproc://unused", .codec = AF_CODEC_JSON};
+                             .endpoint = "inproc://unused", .codec = AF_CODEC_JSON,
+                             .api_key = "sk-ant-test-0123456789"};
     af_spec_limits_init(&cfg.limits, NULL);
     f->fleet = af_fleet_new(f->base, &cfg, NULL);
     assert_int_equal(af_mgr_metrics_init(&f->metrics, af_fleet_active_count, f->fleet), 0);
@@ -210,6 +211,8 @@ static void test_spawn_replies_when_ready_and_ownership(void **state)
         assert_non_null(w);
         assert_string_equal(w->verb, "WELCOME");
         assert_int_equal((int)af_msg_num(w, "heartbeat_ms", 0), 1000);
+        /* The key reaches agents in WELCOME (and only there). */
+        assert_string_equal(af_msg_str(w, "api_key"), "sk-ant-test-0123456789");
         af_msg_destroy(&w);
     }
     af_msg_t *r = NULL;

@@ -26,6 +26,7 @@ ifeq ($(SAN),fuzz)
   LDFLAGS += -fsanitize=address,undefined
 endif
 
+NPROC   := $(shell nproc 2>/dev/null || echo 2)
 DAEMONS  = gateway manager autoscaler agentd
 COMMON_SRC = $(wildcard common/*.c)
 COMMON_LIB = $(BUILD)/libafcommon.a
@@ -116,11 +117,11 @@ $(foreach t,$(BENCH_SRC),$(eval $(call BENCH_RULE,$(basename $(notdir $(t))))))
 # ---- running ----------------------------------------------------------------
 
 build: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) -j$(NPROC) --no-print-directory all
 
 test: deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory fuzz-build CC=clang BUILD=build/fuzz BIN=build/fuzz/bin SAN=fuzz
+	@$(MAKE) -j$(NPROC) --no-print-directory all
+	@$(MAKE) -j$(NPROC) --no-print-directory fuzz-build CC=clang BUILD=build/fuzz BIN=build/fuzz/bin SAN=fuzz
 	@AF_BIN=$(BIN) AF_BUILD=$(BUILD) AF_FUZZ_SECONDS=$${AF_FUZZ_SECONDS:-5} bash scripts/run-tests.sh
 
 # `check` runs the suite against an existing build (used by asan).
@@ -134,13 +135,13 @@ integration: all
 	@AF_BIN=$(BIN) AF_BUILD=$(BUILD) AF_ONLY=integration bash scripts/run-tests.sh
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) -j$(NPROC) --no-print-directory all
 	@bash scripts/run-local.sh
 
 asan: deps
-	@$(MAKE) --no-print-directory all BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1
+	@$(MAKE) -j$(NPROC) --no-print-directory all BUILD=build/asan BIN=build/asan/bin SAN=1 OPT=-O1
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  AF_SKIP_FUZZ=1 $(MAKE) --no-print-directory check BUILD=build/asan BIN=build/asan/bin
+	  AF_SKIP_FUZZ=1 $(MAKE) -j$(NPROC) --no-print-directory check BUILD=build/asan BIN=build/asan/bin
 
 # ---- fuzzing ----------------------------------------------------------------
 
@@ -156,13 +157,13 @@ endef
 $(foreach t,$(FUZZ_SRC),$(eval $(call FUZZ_RULE,$(basename $(notdir $(t))))))
 
 fuzz: deps
-	@$(MAKE) --no-print-directory fuzz-build CC=clang BUILD=build/fuzz BIN=build/fuzz/bin SAN=fuzz
+	@$(MAKE) -j$(NPROC) --no-print-directory fuzz-build CC=clang BUILD=build/fuzz BIN=build/fuzz/bin SAN=fuzz
 	@AF_BUILD=build/fuzz AF_FUZZ_SECONDS=$${AF_FUZZ_SECONDS:-60} bash scripts/run-fuzz.sh
 
 # ---- quality ----------------------------------------------------------------
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) -j$(NPROC) --no-print-directory all
 	@AF_BIN=$(BIN) AF_BUILD=$(BUILD) bash scripts/run-bench.sh
 
 lint: deps

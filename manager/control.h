@@ -1,8 +1,6 @@
-/* The control ROUTER: binds the manager's endpoint, decodes every frame set,
- * validates each verb's shape, and dispatches in one switch (agents: READY,
- * HEARTBEAT, BYE; gateway/autoscaler/fleetctl: GATEWAY_HELLO, SPAWN, DELETE,
- * LIST, GET, STATS, SCALE, PLACE). Anything else is refused with an ERROR and
- * counted. The actions live in fleet.c. */
+/* The control ROUTER: binds the manager's endpoint, checks each verb's shape and
+ * dispatches in one switch (agents: READY, HEARTBEAT, BYE; gateway/autoscaler:
+ * GATEWAY_HELLO, SPAWN, DELETE, LIST, GET, STATS, SCALE, PLACE); refuses the rest. */
 #ifndef AF_MANAGER_CONTROL_H
 #define AF_MANAGER_CONTROL_H
 

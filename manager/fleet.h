@@ -1,8 +1,6 @@
-/* The fleet: the manager's actions over the registry. It spawns through the
- * provider, answers SPAWN once every agent is READY (or fails it), registers
- * agents, heals dead ones, drains for scale-down, tracks gateways and sends
- * agents their heartbeats. control.c validates requests and calls in here;
- * nothing here parses a request's shape. */
+/* The fleet: the manager's actions over the registry (spawn and reply once READY,
+ * heal, delete, drain, gateways, heartbeats to agents). control.c checks request
+ * shapes and calls in here. */
 #ifndef AF_MANAGER_FLEET_H
 #define AF_MANAGER_FLEET_H
 

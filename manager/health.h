@@ -1,7 +1,5 @@
-/* Health rules: which agents are overdue. Heartbeat expiry is 3 x heartbeat_ms
- * of silence for registered agents; a spawning agent that has not reported READY
- * within the spawn timeout is overdue too. Pure: the caller acts (destroy, heal,
- * fail the spawn). */
+/* Health rules: an agent silent for 3 x heartbeat_ms is overdue, and so is one
+ * still spawning after the spawn timeout. Pure: the caller acts on the verdict. */
 #ifndef AF_MANAGER_HEALTH_H
 #define AF_MANAGER_HEALTH_H
 

@@ -1,7 +1,6 @@
-/* The provider interface: how agents come to life and go away. One table of
- * function pointers (create, destroy, list) filled by each implementation
- * (provider_process.c, provider_hypercore.c), like a driver. Providers report
- * back through one event callback: created, failed (with the cause) and exited. */
+/* The provider interface: one table of function pointers (create, destroy, list)
+ * per implementation (process, hypercore), reporting back through one event
+ * callback (created, failed with the cause, exited). */
 #ifndef AF_MANAGER_PROVIDER_H
 #define AF_MANAGER_PROVIDER_H
 

@@ -1,17 +1,14 @@
-/* fake-hypercore's VM table and HTTP API, in the shape the design uses:
- *   POST   /spawn       {imageRef, cores, memory, ports, env} -> 200 {id, url}
- *   DELETE /delete/{id} -> 200 {id, status: "deleted"} | 404
- *   GET    /list        -> [{id, url, status}]
- * Errors are JSON {"error":{"type","message"}}. Each "VM" is a local child
- * process running the agent binary with exactly the env the caller passed (the
- * rest of the environment is cleared, as in a fresh VM). Knobs inject slow
- * boots, 500s on spawn and VMs that die on their own. */
+/* fake-hypercore's VM table and HTTP API: POST /spawn, DELETE /delete/{id} and
+ * GET /list as the manager's hypercore provider uses them; each VM is a local
+ * agent process started with exactly the env it was given. */
 #ifndef AF_FAKE_HYPERCORE_VMS_H
 #define AF_FAKE_HYPERCORE_VMS_H
 
 #include <event2/event.h>
 #include <event2/http.h>
 
+/* JSON errors are {"error":{"type","message"}}; the knobs below inject slow
+ * boots, 500s on spawn and VMs that die on their own. */
 typedef struct {
     const char *agentd_path;
     long boot_delay_ms;   /* before the VM's process starts */

@@ -51,7 +51,7 @@ FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC  = $(wildcard bench/*.c)
 BENCH_BINS = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps build test check unit integration run asan lint fuzz fuzz-build bench clean format
+.PHONY: all deps build test check unit integration run asan lint fuzz fuzz-build bench chaos clean format
 .DEFAULT_GOAL := all
 
 all: $(PROGS) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
@@ -165,6 +165,11 @@ fuzz: deps
 bench: deps
 	@$(MAKE) -j$(NPROC) --no-print-directory all
 	@AF_BIN=$(BIN) AF_BUILD=$(BUILD) bash scripts/run-bench.sh
+
+# Chaos: steady chat load while each daemon is killed in turn (tests/chaos).
+chaos: deps
+	@$(MAKE) -j$(NPROC) --no-print-directory all
+	@AF_BIN=$(BIN) AF_BUILD=$(BUILD) bash tests/chaos/run.sh
 
 lint: deps
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \

@@ -18,6 +18,8 @@ struct af_curl_loop_t {
     struct event *timer;
     s_xfer_t *xfers;
     int count;
+    af_curl_socket_hook_fn *hook;
+    void *hook_arg;
 };
 
 static void s_unlink(af_curl_loop_t *self, s_xfer_t *x)
@@ -57,6 +59,8 @@ static void s_check_done(af_curl_loop_t *self)
 static void s_on_socket_event(evutil_socket_t fd, short what, void *arg)
 {
     af_curl_loop_t *self = arg;
+    if (self->hook)
+        self->hook((int)fd, what, self->hook_arg);
     int flags = ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
     int running;
     curl_multi_socket_action(self->multi, fd, flags, &running);
@@ -189,3 +193,9 @@ void af_curl_loop_remove(af_curl_loop_t *self, CURL *easy)
 
 int af_curl_loop_running(const af_curl_loop_t *self) { return self->count; }
 CURLM *af_curl_loop_multi(af_curl_loop_t *self) { return self->multi; }
+
+void af_curl_loop_set_socket_hook(af_curl_loop_t *self, af_curl_socket_hook_fn *fn, void *arg)
+{
+    self->hook = fn;
+    self->hook_arg = arg;
+}

@@ -28,6 +28,11 @@ int af_curl_loop_add(af_curl_loop_t *self, CURL *easy, af_curl_done_fn *fn, void
 void af_curl_loop_remove(af_curl_loop_t *self, CURL *easy);
 /* Transfers in flight. */
 int af_curl_loop_running(const af_curl_loop_t *self);
+/* Called with a transfer socket just before curl reads from (EV_READ) or
+ * writes to it: the place for per-read socket options such as TCP_QUICKACK. */
+typedef void(af_curl_socket_hook_fn)(int fd, short what, void *arg);
+void af_curl_loop_set_socket_hook(af_curl_loop_t *self, af_curl_socket_hook_fn *fn, void *arg);
+
 /* The multi handle, for tuning options (e.g. CURLMOPT_MAXCONNECTS) only: the
  * socket and timer callbacks belong to this module. */
 CURLM *af_curl_loop_multi(af_curl_loop_t *self);

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ops/stack.sh"
 fc="$AF_BIN/fleetctl"
-ops_stack_env
+ops_stack_env "AF_AGENTD_MAX_RETRIES=0"   # upstream faults reach the client at once
 ops_stack_start 10
 
 # run EXPECTED_RC cmd...: output in $AF_TMP/out, $AF_TMP/err
@@ -98,6 +98,16 @@ grep -q '^You said: no stream please' "$AF_TMP/out" || af_fail "--no-stream repl
 run 0 "$fc" agents delete "$agent"
 grep -q "^$agent deleted" "$AF_TMP/out" || af_fail "delete output"
 run 4 "$fc" agents get "$agent"
+
+# Upstream failures (the fake's fault markers): clear message, exit code.
+run 6 "$fc" chat -m "busy [[fault:429]]"
+grep -q 'HTTP 429 rate_limit_error' "$AF_TMP/err" && grep -q 'retry after [0-9]* s' "$AF_TMP/err" \
+  || af_fail "429 message: $(cat "$AF_TMP/err")"
+run 5 "$fc" chat -m "cut [[fault:midstream]]"
+grep -q '^You said: cut' "$AF_TMP/out" || af_fail "text before the cut not shown: $(cat "$AF_TMP/out")"
+grep -q 'the reply failed: ' "$AF_TMP/err" || af_fail "midstream message: $(cat "$AF_TMP/err")"
+run 5 "$fc" chat --no-stream -m "down [[fault:529]]"
+grep -q 'HTTP 529 overloaded_error' "$AF_TMP/err" || af_fail "529 message: $(cat "$AF_TMP/err")"
 
 # ---- stats, --json, HTTPS ------------------------------------------------------------------
 run 0 "$fc" --json stats

@@ -1,7 +1,6 @@
 /* The gateway's HTTP API from fleetctl's side: one blocking libcurl request
- * per call (a CLI has nothing else to do meanwhile), JSON in and out, SSE
- * streams fed to a callback as bytes arrive, and the mapping from HTTP
- * outcomes to a clear message and an exit code. */
+ * per call (a CLI has nothing else to do meanwhile), SSE fed to a callback as
+ * bytes arrive, and HTTP outcomes mapped to a clear message and an exit code. */
 #ifndef AF_CLI_API_H
 #define AF_CLI_API_H
 

@@ -1,8 +1,6 @@
-/* The gateway's API keys file from the operator's side (`fleetctl keys`): one
- * "sha256hex user role" line per key and '#' comments, never a key itself.
- * A key's id is the first 12 hex digits of its hash. The gateway re-reads the
- * file when it changes, so adding or revoking needs no restart. Writes are
- * atomic (temp file + rename) and keep the file 0600. */
+/* The gateway's API keys file for `fleetctl keys`: "sha256hex user role" lines,
+ * never a key itself; a key's id is its hash's first 12 hex digits. The gateway
+ * re-reads the file on change; rewrites are atomic (temp + rename), 0600. */
 #ifndef AF_CLI_KEYS_H
 #define AF_CLI_KEYS_H
 

@@ -1,6 +1,5 @@
-/* Incremental Server-Sent Events parser: bytes in any chunking → one callback
- * per complete event (name, data). Handles \n, \r\n and \r line ends, several
- * data: lines (joined by \n), comments and the default event name "message".
+/* Incremental Server-Sent Events parser: bytes in any chunking -> one callback
+ * per event (name, data); \n, \r\n and \r line ends, multi-line data, comments.
  * Pure: fed by the HTTP client, driven directly by unit tests. */
 #ifndef AF_CLI_SSE_H
 #define AF_CLI_SSE_H

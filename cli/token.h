@@ -1,7 +1,6 @@
-/* JWT minting for `fleetctl token`: HS256 with the gateway's secret file, the
- * claims the gateway requires (sub, role, exp) plus iat and iss. The secret is
- * read exactly as the gateway reads it (trailing newline/CR/space trimmed), so
- * a token minted here verifies there. */
+/* JWT minting for `fleetctl token`: HS256 with the gateway's secret file (read
+ * and trimmed exactly as the gateway does, so the token verifies there), with
+ * the claims the gateway requires (sub, role, exp) plus iat and iss. */
 #ifndef AF_CLI_TOKEN_H
 #define AF_CLI_TOKEN_H
 

@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "pool_cache.h"
 #include "ratelimit.h"
+#include "redis.h"
 #include "route_store.h"
 
 #include <event2/event.h>
@@ -38,6 +39,8 @@ typedef struct {
     af_ratelimit_t *user_limit;
     af_audit_t *audit;
     af_metrics_t *metrics;
+    af_redis_t *redis;        /* NULL: no --redis-url (everything in memory) */
+    struct af_cost_t *cost;   /* cost.h: budgets, usage, cache, model routing */
     /* metric families */
     af_metric_t *m_requests, *m_duration, *m_inflight, *m_rate_limited, *m_auth_failures;
     af_metric_t *m_upstream_errors;

@@ -29,7 +29,7 @@
 
 static char *o_listen, *o_tls_listen, *o_tls_cert, *o_tls_key, *o_manager, *o_agent_listen,
     *o_agent_endpoint, *o_jwt_alg, *o_jwt_secret_file, *o_jwt_public_key_file, *o_keys_file,
-    *o_default_model, *o_audit_log, *o_codec, *o_log_level, *o_gateway_id;
+    *o_default_model, *o_audit_log, *o_codec, *o_log_level, *o_gateway_id, *o_redis_url;
 static long o_jwt_leeway, o_ip_rate, o_user_rate, o_rate_table_max, o_max_body,
     o_request_timeout_ms, o_manager_timeout_ms, o_spawn_timeout_ms, o_heartbeat_ms,
     o_max_routes;
@@ -77,6 +77,8 @@ static af_opt_t s_opts[] = {
     {"codec", AF_OPT_STR, &o_codec, "cbor", "AF1 body codec we send: cbor or json", false},
     {"log-level", AF_OPT_STR, &o_log_level, "info", "debug, info, warn or error", false},
     {"gateway-id", AF_OPT_STR, &o_gateway_id, NULL, "gateway id (default gw-<pid>)", false},
+    {"redis-url", AF_OPT_STR, &o_redis_url, NULL,
+     "redis://host:port[/db] for shared state ('' = everything in memory)", false},
     {0},
 };
 
@@ -245,6 +247,10 @@ int main(int argc, char **argv)
     zsys_handler_set(NULL); /* libevent owns SIGINT/SIGTERM */
     gw.base = event_base_new();
     gw.metrics = af_metrics_new();
+    if (*o_redis_url && !(gw.redis = af_redis_new(gw.base, o_redis_url))) {
+        fprintf(stderr, "error: --redis-url %s is not a redis URL\n", o_redis_url);
+        goto done;
+    }
     gw.audit = af_audit_open(o_audit_log);
     gw.routes = af_route_store_new_memory((size_t)o_max_routes);
     gw.pool = af_pool_cache_new(8, 2000000000ull, 100000000ull);
@@ -295,6 +301,7 @@ done:
     af_pool_cache_destroy(&gw.pool);
     af_route_store_destroy(&gw.routes);
     af_audit_destroy(&gw.audit);
+    af_redis_destroy(&gw.redis);
     af_metrics_destroy(&gw.metrics);
     af_tls_destroy(&tls);
     af_keys_destroy(&gw.keys);

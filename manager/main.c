@@ -51,6 +51,12 @@ static void s_advertise(const char *listen, char *out, size_t len)
         snprintf(out, len, "%s", first);
 }
 
+static double s_active_count(void *arg)
+{
+    af_fleet_t *const *fleet = arg;
+    return *fleet ? af_fleet_active_count(*fleet) : 0;
+}
+
 /* Reads the Anthropic key (first line, trimmed) and registers it as a secret. */
 static char *s_read_key(const char *path)
 {
@@ -214,11 +220,11 @@ int main(int argc, char **argv)
     struct event *sigterm = NULL, *sigint = NULL;
     if (!base)
         goto done;
-    fleet = af_fleet_new(base, &fc, NULL);
-    if (!fleet || af_mgr_metrics_init(&metrics, af_fleet_active_count, fleet) < 0)
+    /* The metrics need the fleet (active count) and the fleet the metrics: the
+     * callback reads the fleet through this variable, set just below. */
+    if (af_mgr_metrics_init(&metrics, s_active_count, &fleet) < 0)
         goto done;
     metrics_ok = true;
-    af_fleet_destroy(&fleet);
     fleet = af_fleet_new(base, &fc, &metrics);
     if (!fleet)
         goto done;

@@ -20,6 +20,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define S_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define S_SANITIZED 1
+#endif
+#endif
+#ifndef S_SANITIZED
+#define S_SANITIZED 0
+#endif
+
 typedef struct s_child {
     char id[64];
     pid_t pid;
@@ -218,8 +229,14 @@ static pid_t s_spawn(s_proc_t *self, char *const argv[], char *const envp[],
         return -1;
     rlim_t mem = (rlim_t)spec->memory_mb * 1024 * 1024;
     struct rlimit data = {mem, mem}, core = {0, 0}, nofile = {4096, 4096};
-    if (prlimit(pid, RLIMIT_DATA, &data, NULL) < 0 || prlimit(pid, RLIMIT_CORE, &core, NULL) < 0 ||
-        prlimit(pid, RLIMIT_NOFILE, &nofile, NULL) < 0)
+    int rc = 0;
+    /* A sanitizer build (make asan: manager and agentd alike) maps terabytes of
+     * shadow memory, which RLIMIT_DATA counts: the limit would kill it. */
+    if (!S_SANITIZED)
+        rc |= prlimit(pid, RLIMIT_DATA, &data, NULL);
+    rc |= prlimit(pid, RLIMIT_CORE, &core, NULL);
+    rc |= prlimit(pid, RLIMIT_NOFILE, &nofile, NULL);
+    if (rc < 0)
         af_warn("event=rlimit_failed pid=%d error=\"%s\"", (int)pid, strerror(errno));
     return pid;
 }

@@ -37,6 +37,12 @@ static af_fleet_t *s_fleet;
 static af_control_t *s_control;
 static int s_runs;
 
+static double s_active(void *arg)
+{
+    af_fleet_t *const *fleet = arg;
+    return *fleet ? af_fleet_active_count(*fleet) : 0;
+}
+
 static void s_fixture_down(void)
 {
     af_control_destroy(&s_control);
@@ -51,9 +57,7 @@ static void s_fixture_up(void)
                              .heartbeat_ms = 1000, .spawn_timeout_ms = 30000,
                              .endpoint = "inproc://fuzz", .codec = AF_CODEC_CBOR};
     af_spec_limits_init(&cfg.limits, "agentd:latest,agentd:big");
-    s_fleet = af_fleet_new(s_base, &cfg, NULL);
-    af_mgr_metrics_init(&s_metrics, af_fleet_active_count, s_fleet);
-    af_fleet_destroy(&s_fleet);
+    af_mgr_metrics_init(&s_metrics, s_active, &s_fleet);
     s_fleet = af_fleet_new(s_base, &cfg, &s_metrics);
     af_provider_t *p = calloc(1, sizeof *p);
     p->ops = &s_ops;
@@ -109,5 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sum += af_registry_count(reg, (af_agent_state_t)st);
     if (sum != af_registry_size(reg))
         abort();
+    if (s_runs % 64 == 0)
+        free(af_metrics_render(s_metrics.registry));
     return 0;
 }

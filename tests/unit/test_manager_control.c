@@ -50,6 +50,12 @@ typedef struct {
     char ep[64];
 } s_fix_t;
 
+static double s_active(void *arg)
+{
+    af_fleet_t *const *fleet = arg;
+    return *fleet ? af_fleet_active_count(*fleet) : 0;
+}
+
 static int s_setup(void **state)
 {
     static int n;
@@ -61,9 +67,7 @@ static int s_setup(void **state)
                              .endpoint = "inproc://unused", .codec = AF_CODEC_JSON,
                              .api_key = "sk-ant-test-0123456789"};
     af_spec_limits_init(&cfg.limits, NULL);
-    f->fleet = af_fleet_new(f->base, &cfg, NULL);
-    assert_int_equal(af_mgr_metrics_init(&f->metrics, af_fleet_active_count, f->fleet), 0);
-    af_fleet_destroy(&f->fleet);
+    assert_int_equal(af_mgr_metrics_init(&f->metrics, s_active, &f->fleet), 0);
     f->fleet = af_fleet_new(f->base, &cfg, &f->metrics);
     af_provider_t *p = calloc(1, sizeof *p);
     p->ops = &s_ops;
@@ -166,6 +170,9 @@ static void test_shape_checks_and_counters(void **state)
     assert_int_equal(af_metric_value(f->metrics.requests, "SPAWN", "quota_exceeded"), 1);
     assert_int_equal(af_metric_value(f->metrics.quota_rejections), 1);
     assert_int_equal(af_metric_value(f->metrics.requests, "CHAT", "unknown_verb"), 1);
+    char *text = af_metrics_render(f->metrics.registry); /* callbacks read the live fleet */
+    assert_non_null(strstr(text, "hypercore_agent_active_count 0"));
+    free(text);
     assert_int_equal(af_metric_value(f->metrics.refused, "unknown_verb"), 1);
     assert_int_equal(s_rec.creates, 0); /* nothing was started by a refused request */
     /* Broken frames: a 2-frame message and a non-map body are refused with

@@ -8,7 +8,7 @@ EP="tcp://127.0.0.1:$CTL"
 mgr() { "$CLIENT" "$EP" "$@" 20000; }
 
 af_start manager "$AF_BIN/manager" --listen "$EP" --metrics-listen "127.0.0.1:$MET" \
-  --agentd-path "$AF_BIN/agentd" --min-agents 0 --heartbeat-ms 1000
+  --agentd-path "$AF_BIN/agentd" --min-agents 1 --heartbeat-ms 1000
 af_wait_port "127.0.0.1:$MET"
 
 out=$(mgr SPAWN '{"user":"carol","spec":{"cores":2,"memory_mb":2048}}') || af_fail "spawn: $out"
@@ -62,4 +62,16 @@ af_log "silent agent replaced after ${secs}s (expiry 3 x 1000 ms)"
 [ "$(echo "$secs >= 1.9" | bc)" = 1 ] || af_fail "declared dead too early (${secs}s)"
 for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && af_fail "silent agent's process was not destroyed"
+
+# A pool agent that dies is replaced by the pool upkeep (same owner "pool").
+pool=$(mgr LIST '{"role":"admin","all":true}' | sed 's/^OK //' | jq -r '[.agents[] | select(.owner=="pool")][0].agent_id')
+ppid=$(pgrep -f -- "--id $pool") || af_fail "no pool agent process"
+kill -9 "$ppid"
+np=""
+for _ in $(seq 100); do
+  np=$(mgr LIST '{"role":"admin","all":true}' | sed 's/^OK //' | jq -r --arg old "$pool" '[.agents[] | select(.owner=="pool" and .agent_id != $old and .status=="ready")][0].agent_id // empty')
+  [ -n "$np" ] && break; sleep 0.05
+done
+[ -n "$np" ] || af_fail "dead pool agent not replaced within 5 s"
+af_eq "$(mgr STATS '{}' | sed 's/^OK //' | jq .pool)" 1 "pool back at its target"
 echo "PASS manager_heal"

@@ -9,6 +9,7 @@
 #include "anthropic.h"
 #include "config.h"
 #include "gateways.h"
+#include "history_store.h"
 #include "log.h"
 #include "manager.h"
 #include "message.h"
@@ -36,8 +37,27 @@ typedef struct af_chat_t {
     af_call_t *call;
     bool stream;
     bool got_token;
+    char *model;             /* asked of the upstream: agent_requests_total{model} */
+    char *user;              /* echoed with the usage of a cancelled call */
+    long in_tokens;          /* from message_start (streams), -1 before it */
+    long deltas;             /* text deltas so far: the output estimate of a cancel */
     uint64_t t0;
+    struct s_save_t *save;   /* set while the turn is written to Redis before DONE */
 } af_chat_t;
+
+/* A completed turn waiting for its Redis write; DONE leaves when it lands. */
+typedef struct s_save_t {
+    af_chat_t *chat;         /* NULL: the chat ended meanwhile (cancel, shutdown) */
+    cJSON *done;             /* the DONE body */
+} s_save_t;
+
+/* A CHAT for a session this agent does not hold, waiting for its history. */
+typedef struct s_load_t {
+    struct s_load_t *prev, *next;
+    af_agent_t *agent;
+    af_gateway_t *gw;        /* NULL: that gateway went away meanwhile */
+    af_msg_t *msg;           /* a copy of the CHAT */
+} s_load_t;
 
 struct af_agent_t {
     struct event_base *base;
@@ -57,6 +77,12 @@ struct af_agent_t {
     bool busy_since_trim;   /* a call ran since the heap was last trimmed */
     af_chat_t *chats;
     size_t nchats;
+    af_history_t *history;  /* NULL: no Redis configured */
+    s_load_t *loads;
+    size_t nloads;
+    long max_inflight;          /* 0: no bound */
+    unsigned long dropped_seen; /* af_gateways_dropped() at the last tick */
+    int skip_load;          /* s_on_chat re-entered after a load: 1 read ok, 2 read failed */
     bool draining, finished;
     char drain_reason[32];
 };
@@ -90,6 +116,8 @@ static void s_maybe_finish(af_agent_t *self);
 static void s_chat_end(af_chat_t *c)
 {
     af_agent_t *self = c->agent;
+    if (c->save)
+        c->save->chat = NULL;
     if (c->session && c->session->busy)
         c->session->busy--;
     if (c->prev)
@@ -101,6 +129,8 @@ static void s_chat_end(af_chat_t *c)
     self->nchats--;
     free(c->session_id);
     free(c->user_text);
+    free(c->model);
+    free(c->user);
     free(c);
     s_maybe_finish(self);
 }
@@ -108,15 +138,31 @@ static void s_chat_end(af_chat_t *c)
 static void s_chat_cancel(af_chat_t *c, bool reply)
 {
     af_anthropic_cancel(&c->call);
-    af_metric_inc(c->agent->m.requests, "cancelled");
-    if (reply)
+    af_agent_metrics_request(&c->agent->m, c->model, "cancelled");
+    if (reply && c->in_tokens >= 0) {
+        /* The upstream began (message_start): its tokens are billed, so the
+         * gateway counts them; output is estimated by the deltas seen. */
+        cJSON *body = cJSON_CreateObject();
+        cJSON_AddStringToObject(body, "code", "cancelled");
+        cJSON_AddStringToObject(body, "message", "the CHAT was cancelled");
+        cJSON_AddStringToObject(body, "model", c->model ? c->model : "");
+        cJSON_AddStringToObject(body, "user", c->user ? c->user : "");
+        cJSON *usage = cJSON_AddObjectToObject(body, "usage");
+        cJSON_AddNumberToObject(usage, "input_tokens", (double)c->in_tokens);
+        cJSON_AddNumberToObject(usage, "output_tokens", (double)c->deltas);
+        af_metric_add(c->agent->m.tokens, (double)c->in_tokens, "input");
+        af_metric_add(c->agent->m.tokens, (double)c->deltas, "output");
+        s_send(c->gw, "ERROR", c->req, body);
+    } else if (reply) {
         s_send_error(c->gw, c->req, "cancelled", "the CHAT was cancelled", -1);
+    }
     s_chat_end(c);
 }
 
 static void s_on_start(void *arg, const af_message_t *m)
 {
     af_chat_t *c = arg;
+    c->in_tokens = m->input_tokens;
     if (!c->stream)
         return;
     cJSON *body = cJSON_CreateObject();
@@ -129,6 +175,7 @@ static void s_on_start(void *arg, const af_message_t *m)
 static void s_on_delta(void *arg, const char *text, size_t len)
 {
     af_chat_t *c = arg;
+    c->deltas++;
     if (!c->got_token) {
         c->got_token = true;
         af_metric_observe(c->agent->m.ttft, (double)(af_now_ns() - c->t0) / 1e9);
@@ -137,6 +184,26 @@ static void s_on_delta(void *arg, const char *text, size_t len)
         return;
     if (af_gateway_send_pair(c->gw, "DELTA", c->req, "text", text, len) < 0)
         af_warn("event=reply_dropped verb=DELTA req=%s", c->req);
+}
+
+static void s_on_saved(void *arg, bool ok)
+{
+    s_save_t *sv = arg;
+    af_chat_t *c = sv->chat;
+    if (!c) {
+        cJSON_Delete(sv->done);
+        free(sv);
+        return;
+    }
+    c->save = NULL;
+    if (ok)
+        c->session->stored = true;
+    else
+        af_warn("event=history_not_written session=%s effect=\"turn kept in memory only\"",
+                c->session->id);
+    s_send(c->gw, "DONE", c->req, sv->done);
+    free(sv);
+    s_chat_end(c);
 }
 
 static void s_on_done(void *arg, const af_message_t *m)
@@ -154,7 +221,7 @@ static void s_on_done(void *arg, const af_message_t *m)
     }
     af_metric_add(self->m.tokens, (double)m->input_tokens, "input");
     af_metric_add(self->m.tokens, (double)m->output_tokens, "output");
-    af_metric_inc(self->m.requests, "ok");
+    af_agent_metrics_request(&self->m, c->model, "ok");
     cJSON *body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "session_id", c->session_id ? c->session_id : "");
     cJSON_AddStringToObject(body, "message_id", m->id);
@@ -164,6 +231,20 @@ static void s_on_done(void *arg, const af_message_t *m)
     cJSON *usage = cJSON_AddObjectToObject(body, "usage");
     cJSON_AddNumberToObject(usage, "input_tokens", (double)m->input_tokens);
     cJSON_AddNumberToObject(usage, "output_tokens", (double)m->output_tokens);
+    /* Durability: DONE means "in the history", so with Redis the turn is
+     * written first; DONE leaves when Redis confirms (or fails: degraded). */
+    if (c->session && self->history && af_history_up(self->history)) {
+        s_save_t *sv = calloc(1, sizeof *sv);
+        if (sv) {
+            sv->chat = c;
+            sv->done = body;
+            c->save = sv;
+            if (af_history_save(self->history, c->session, s_on_saved, sv) == 0)
+                return;
+            c->save = NULL;
+            free(sv);
+        }
+    }
     s_send(c->gw, "DONE", c->req, body);
     s_chat_end(c);
 }
@@ -173,7 +254,7 @@ static void s_on_error(void *arg, const char *type, const char *message, int sta
 {
     af_chat_t *c = arg;
     c->call = NULL;
-    af_metric_inc(c->agent->m.requests, type);
+    af_agent_metrics_request(&c->agent->m, c->model, type);
     af_info("event=chat_failed req=%s type=%s status=%d", c->req, type, status);
     s_send_error(c->gw, c->req, type, message, retry_after);
     s_chat_end(c);
@@ -193,7 +274,8 @@ static af_chat_t *s_chat_find(af_agent_t *self, af_gateway_t *gw, const char *re
 static void s_refuse(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg, const char *code,
                      const char *message, double retry_after)
 {
-    af_metric_inc(self->m.requests, code);
+    const char *model = af_msg_str(msg, "model");
+    af_agent_metrics_request(&self->m, model ? model : self->default_model, code);
     s_send_error(gw, msg->req, code, message, retry_after);
 }
 
@@ -217,11 +299,24 @@ static const char *s_check_settings(const af_msg_t *msg)
     return NULL;
 }
 
+static bool s_load_start(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg,
+                         const char *session_id);
+
 static void s_on_chat(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg)
 {
     char why[128];
     if (self->draining) {
         s_refuse(self, gw, msg, "draining", "the agent accepts no new requests", -1);
+        return;
+    }
+    if (self->max_inflight > 0 && !self->skip_load &&
+        self->nchats + self->nloads >= (size_t)self->max_inflight) {
+        af_agent_metrics_request(&self->m, af_msg_str(msg, "model") ? af_msg_str(msg, "model")
+                                                                  : self->default_model,
+                                 "capacity");
+        snprintf(why, sizeof why, "agent has %zu requests in flight (its limit)",
+                 self->nchats + self->nloads);
+        s_send_error(gw, msg->req, "capacity", why, 1);
         return;
     }
     if (s_chat_find(self, gw, msg->req)) {
@@ -270,6 +365,8 @@ static void s_on_chat(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg)
             s_refuse(self, gw, msg, "not_found", "no such session", -1);
             return;
         }
+        if (!s && !self->skip_load && s_load_start(self, gw, msg, session_id))
+            return; /* s_on_loaded continues this CHAT */
         if (!s) {
             bool full;
             s = af_sessions_create(self->sessions, session_id, user, now, af_wall_ms(), &full);
@@ -280,6 +377,8 @@ static void s_on_chat(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg)
                          full ? why : "out of memory", -1);
                 return;
             }
+            /* Created after the store said "none": writes may replace. */
+            s->stored = self->skip_load == 1;
             af_info("event=session_created session=%s user=%s", session_id, user);
         }
         if (s->busy) {
@@ -353,6 +452,9 @@ static void s_on_chat(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg)
     c->session_id = strdup(session_id ? session_id : "");
     c->user_text = s ? strdup(message->valuestring) : NULL;
     c->stream = stream;
+    c->model = strdup(p.model ? p.model : "");
+    c->user = strdup(user ? user : "");
+    c->in_tokens = -1;
     c->t0 = af_now_ns();
     c->next = self->chats;
     if (self->chats)
@@ -364,15 +466,141 @@ static void s_on_chat(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg)
     self->busy_since_trim = true;
     c->call = af_anthropic_call(self->client, body, stream, &s_call_cb, c);
     if (!c->call) {
-        af_metric_inc(self->m.requests, "internal");
+        af_agent_metrics_request(&self->m, c->model, "internal");
         s_send_error(gw, c->req, "internal", "could not start the upstream request", -1);
         s_chat_end(c);
     }
 }
 
+/* ---- history loads (Redis) ------------------------------------------------ */
+
+typedef struct {
+    af_agent_t *agent;
+    char id[64];
+} s_resync_t;
+
+/* Looks the session up again: it may be gone by the reply. */
+static void s_on_resynced(void *arg, bool ok)
+{
+    s_resync_t *rs = arg;
+    af_session_t *s = ok ? af_sessions_get(rs->agent->sessions, rs->id) : NULL;
+    if (s)
+        s->stored = true;
+    free(rs);
+}
+
+static void s_load_free(s_load_t *l)
+{
+    af_agent_t *self = l->agent;
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        self->loads = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    af_msg_destroy(&l->msg);
+    free(l);
+    self->nloads--;
+}
+
+static void s_on_loaded(void *arg, const cJSON *doc, const char *err)
+{
+    s_load_t *l = arg;
+    af_agent_t *self = l->agent;
+    if (!l->gw || self->finished) {
+        s_load_free(l);
+        return;
+    }
+    const char *sid = af_msg_str(l->msg, "session_id");
+    const char *user = af_msg_str(l->msg, "user");
+    if (doc && !af_sessions_get(self->sessions, sid)) {
+        if (strcmp(af_history_doc_user(doc), user) != 0) {
+            s_refuse(self, l->gw, l->msg, "not_found", "no such session", -1);
+            s_load_free(l);
+            return;
+        }
+        bool full;
+        af_session_t *s =
+            af_sessions_create(self->sessions, sid, user, af_now_ns(), af_wall_ms(), &full);
+        if (s && af_history_apply(s, doc) < 0) {
+            af_warn("event=history_corrupt session=%s", sid);
+            af_sessions_delete(self->sessions, sid);
+            s = NULL;
+            err = "malformed";
+        } else if (s) {
+            s->stored = true;
+            af_info("event=session_loaded session=%s user=%s turns=%u", sid, user,
+                    s->nturns / 2);
+        }
+        /* s NULL on capacity: s_on_chat refuses it with the right code. */
+    }
+    self->skip_load = err ? 2 : 1;
+    s_on_chat(self, l->gw, l->msg);
+    self->skip_load = 0;
+    s_load_free(l);
+}
+
+/* A CHAT for an unknown session: its history may be in Redis (the session was
+ * on an agent that died). Returns true when the CHAT now waits for the read. */
+static bool s_load_start(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg,
+                         const char *session_id)
+{
+    if (!self->history || !af_history_up(self->history))
+        return false;
+    s_load_t *l = calloc(1, sizeof *l);
+    cJSON *body = cJSON_Duplicate(msg->body, 1);
+    if (l && body)
+        l->msg = af_msg_new("CHAT", msg->req, body);
+    else
+        cJSON_Delete(body);
+    if (!l || !l->msg) {
+        free(l);
+        return false;
+    }
+    l->agent = self;
+    l->gw = gw;
+    self->nloads++;
+    l->next = self->loads;
+    if (self->loads)
+        self->loads->prev = l;
+    self->loads = l;
+    if (af_history_load(self->history, session_id, s_on_loaded, l) < 0) {
+        s_load_free(l);
+        return false;
+    }
+    return true;
+}
+
+/* Redis came back: write the sessions it missed (a session made while it was
+ * down goes in only if no other history exists; see history_store.h). */
+static void s_resync_one(af_session_t *s, void *arg)
+{
+    af_agent_t *self = arg;
+    s_resync_t *rs = s->nturns > 0 && !s->busy ? calloc(1, sizeof *rs) : NULL;
+    if (!rs)
+        return;
+    rs->agent = self;
+    snprintf(rs->id, sizeof rs->id, "%s", s->id);
+    if (af_history_save(self->history, s, s_on_resynced, rs) < 0)
+        free(rs);
+}
+
+static void s_on_history_state(void *arg, bool up)
+{
+    af_agent_t *self = arg;
+    if (!up)
+        return;
+    af_info("event=history_resync sessions=%zu", af_sessions_count(self->sessions));
+    af_sessions_each(self->sessions, s_resync_one, self);
+}
+
 static void s_on_cancel(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg)
 {
     af_chat_t *c = s_chat_find(self, gw, msg->req);
+    if (c && c->save) {
+        af_debug("event=cancel_after_done req=%s", msg->req);
+        return; /* the turn is complete; its DONE leaves once written */
+    }
     if (!c) {
         af_debug("event=cancel_unknown req=%s", msg->req);
         return; /* already over: CANCEL gets no reply */
@@ -432,6 +660,8 @@ static void s_on_session_delete(af_agent_t *self, af_gateway_t *gw, const af_msg
             s_chat_cancel(c, true);
     }
     char *id = strdup(s->id);
+    if (self->history)
+        af_history_delete(self->history, s->id);
     af_sessions_delete(self->sessions, s->id);
     cJSON *body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "session_id", id ? id : "");
@@ -472,6 +702,9 @@ static void s_on_gateway_gone(void *arg, af_gateway_t *gw)
         if (c->gw == gw)
             s_chat_cancel(c, false);
     }
+    for (s_load_t *l = self->loads; l; l = l->next)
+        if (l->gw == gw)
+            l->gw = NULL;
 }
 
 static void s_on_refused(void *arg, af_proto_err_t err)
@@ -589,6 +822,26 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
                      mi.arena / 1024, mi.uordblks / 1024, mi.fordblks / 1024, mi.hblkhd / 1024);
         }
     }
+    /* A message dropped at a gateway's high-water mark leaves a hole in some
+     * reply: end every chat in flight with an error rather than let a stream go
+     * on with a silent gap (if the ERROR is dropped too, the gateway's idle
+     * timeout ends the request). */
+    unsigned long dropped = af_gateways_dropped(self->gateways);
+    if (dropped != self->dropped_seen) {
+        af_error("event=replies_dropped count=%lu inflight_failed=%zu", dropped - self->dropped_seen,
+                 self->nchats);
+        self->dropped_seen = dropped;
+        for (af_chat_t *c = self->chats, *n; c; c = n) {
+            n = c->next;
+            if (c->save)
+                continue; /* complete: its DONE is on the way */
+            af_anthropic_cancel(&c->call);
+            af_agent_metrics_request(&self->m, c->model, "internal");
+            s_send_error(c->gw, c->req, "internal",
+                         "a reply was dropped at the gateway link's high-water mark", -1);
+            s_chat_end(c);
+        }
+    }
     if (now - self->last_gw_hb_ns >= (uint64_t)self->heartbeat_ms * 1000000ull) {
         self->last_gw_hb_ns = now;
         af_gateways_heartbeat(self->gateways, af_sessions_count(self->sessions), self->draining);
@@ -625,6 +878,7 @@ af_agent_t *af_agent_new(struct event_base *base, const af_agent_opts_t *o)
     self->memory_mb = o->memory_mb;
     self->default_max_tokens = o->default_max_tokens;
     self->heartbeat_ms = o->heartbeat_ms > 0 ? o->heartbeat_ms : 1000;
+    self->max_inflight = o->max_inflight;
     self->codec = o->codec;
     self->registry = af_metrics_new();
     self->sessions = af_sessions_new((size_t)o->capacity, o->session_ttl_s, o->rate_limit);
@@ -674,6 +928,12 @@ af_agent_t *af_agent_new(struct event_base *base, const af_agent_opts_t *o)
         if (!self->manager)
             goto fail;
     }
+    if (o->redis_url && *o->redis_url) {
+        self->history = af_history_new(base, o->redis_url, o->session_ttl_s, self->registry);
+        if (!self->history)
+            goto fail;
+        af_history_on_state(self->history, s_on_history_state, self);
+    }
     self->tick = event_new(base, -1, EV_PERSIST, s_on_tick, self);
     struct timeval tv = {0, AF_AGENT_TICK_MS * 1000L};
     if (!self->tick || event_add(self->tick, &tv) < 0)
@@ -701,6 +961,10 @@ void af_agent_destroy(af_agent_t **self_p)
         af_anthropic_cancel(&c->call);
         s_chat_end(c);
     }
+    /* Pending reads and writes end here (their chats are gone: nothing is sent). */
+    af_history_destroy(&self->history);
+    while (self->loads)
+        s_load_free(self->loads);
     if (self->tick)
         event_free(self->tick);
     af_manager_destroy(&self->manager);

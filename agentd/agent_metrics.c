@@ -1,6 +1,9 @@
 /* Agent metric families. See agent_metrics.h. */
 #include "agent_metrics.h"
 
+#include <stdio.h>
+#include <string.h>
+
 int af_agent_metrics_init(af_agent_metrics_t *m, af_metrics_t *r, af_metric_fn *sessions_fn,
                           af_metric_fn *inflight_fn, void *arg)
 {
@@ -11,9 +14,9 @@ int af_agent_metrics_init(af_agent_metrics_t *m, af_metrics_t *r, af_metric_fn *
     m->inflight = af_metrics_callback(r, "agent_inflight_requests",
                                       "CHAT requests waiting on the upstream API.",
                                       AF_METRIC_GAUGE, inflight_fn, arg);
-    m->requests = af_metrics_counter(r, "agent_requests_total",
-                                     "CHAT requests by outcome (ok, cancelled or error code).",
-                                     "status");
+    m->requests_by_model = af_metrics_counter(
+        r, "agent_requests_total", "CHAT requests by model and outcome (ok, cancelled or error code).",
+        "model,status");
     m->tokens = af_metrics_counter(r, "agent_tokens_total", "Tokens used by completed turns.",
                                    "direction");
     m->upstream_duration = af_metrics_histogram(
@@ -29,9 +32,26 @@ int af_agent_metrics_init(af_agent_metrics_t *m, af_metrics_t *r, af_metric_fn *
                                          "CHATs refused by the per-session rate limit.", "");
     m->refused = af_metrics_counter(r, "af_protocol_refused_total",
                                     "Refused AF1 frame sets by reason.", "reason");
-    if (!m->active_sessions || !m->inflight || !m->requests || !m->tokens ||
+    if (!m->active_sessions || !m->inflight || !m->requests_by_model || !m->tokens ||
         !m->upstream_duration || !m->ttft || !m->upstream_errors || !m->rate_limited ||
         !m->refused)
         return -1;
     return af_metrics_add_process(r);
+}
+
+void af_agent_metrics_request(af_agent_metrics_t *m, const char *model, const char *status)
+{
+    const char *label = "other";
+    if (!model || !*model)
+        label = "none";
+    else if (strlen(model) < sizeof m->models[0]) {
+        for (int i = 0; i < m->nmodels; i++)
+            if (!strcmp(m->models[i], model))
+                label = m->models[i];
+        if (!strcmp(label, "other") && m->nmodels < 16) {
+            snprintf(m->models[m->nmodels], sizeof m->models[0], "%s", model);
+            label = m->models[m->nmodels++];
+        }
+    }
+    af_metric_inc(m->requests_by_model, label, status);
 }

@@ -35,6 +35,7 @@ struct s_agent_t {
     long sessions;
     bool draining;
     s_call_t *calls;
+    size_t ncalls;           /* length of calls: the agent's queue at this gateway */
     s_agent_t *chain;
 };
 
@@ -42,6 +43,8 @@ struct af_alink_t {
     zsock_t *sock;
     af_zev_t *zev;
     af_pending_t *pending;
+    void (*on_late)(void *arg, const af_msg_t *msg);
+    void *on_late_arg;
     struct event *timer;
     af_codec_t codec;
     long heartbeat_ms;
@@ -76,6 +79,7 @@ static void s_call_unlink(s_call_t *c)
 {
     if (!c->agent)
         return;
+    c->agent->ncalls--;
     if (c->prev) c->prev->next = c->next; else c->agent->calls = c->next;
     if (c->next) c->next->prev = c->prev;
     c->prev = c->next = NULL;
@@ -184,6 +188,8 @@ static void s_on_msg(zsock_t *sock, void *arg)
         s_call_t *c = id ? af_pending_get(self->pending, id) : NULL;
         if (!c) {
             af_debug("event=late_reply verb=%s req=%s agent_id=%s", msg->verb, msg->req, aid);
+            if (self->on_late && id)
+                self->on_late(self->on_late_arg, msg);
         } else if (!strcmp(msg->verb, "START") || !strcmp(msg->verb, "DELTA")) {
             af_pending_touch(self->pending, id, c->timeout_ms);
             if (c->h->on_event)
@@ -304,6 +310,7 @@ uint64_t af_alink_send(af_alink_t *self, const char *agent_id, const char *verb,
     s_agent_t *a = s_agent_find(self, agent_id);
     if (!a) {
         cJSON_Delete(body);
+        errno = ENOTCONN;
         return 0;
     }
     s_call_t *c = calloc(1, sizeof *c);
@@ -337,10 +344,12 @@ uint64_t af_alink_send(af_alink_t *self, const char *agent_id, const char *verb,
                 zmq_strerror(e));
         if (e == EHOSTUNREACH)
             s_agent_remove(self, a, "unreachable");
+        errno = e; /* EAGAIN: the agent's pipe is at its high-water mark */
         return 0;
     }
     af_zev_kick(self->zev);
     c->agent = a;
+    a->ncalls++;
     c->next = a->calls;
     if (a->calls)
         a->calls->prev = c;
@@ -389,4 +398,16 @@ size_t af_alink_ready_agents(const af_alink_t *self)
 }
 
 size_t af_alink_inflight(const af_alink_t *self) { return af_pending_count(self->pending); }
+
+size_t af_alink_agent_inflight(af_alink_t *self, const char *agent_id)
+{
+    const s_agent_t *a = s_agent_find(self, agent_id);
+    return a ? a->ncalls : 0;
+}
 const char *af_alink_endpoint(const af_alink_t *self) { return self->endpoint; }
+
+void af_alink_on_late(af_alink_t *self, void (*fn)(void *arg, const af_msg_t *msg), void *arg)
+{
+    self->on_late = fn;
+    self->on_late_arg = arg;
+}

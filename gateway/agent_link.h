@@ -32,7 +32,8 @@ af_alink_t *af_alink_new(struct event_base *base, const char *endpoint, const ch
 void af_alink_destroy(af_alink_t **self_p);
 
 /* Sends verb/body (taken; req set here) to agent_id. Returns a handle (> 0), or
- * 0 when the agent is not connected or the send failed (no callback then).
+ * 0 when the agent is not connected or the send failed (no callback then;
+ * errno EAGAIN: the agent is connected but its pipe is at the high-water mark).
  * timeout_ms is an idle timeout, restarted by every event of the request.
  * handlers must outlive the request (use static tables). */
 uint64_t af_alink_send(af_alink_t *self, const char *agent_id, const char *verb, cJSON *body,
@@ -48,6 +49,11 @@ bool af_alink_agent_gone(const af_alink_t *self, const char *agent_id);
 /* Agents connected and not draining. */
 size_t af_alink_ready_agents(const af_alink_t *self);
 size_t af_alink_inflight(const af_alink_t *self);
+/* Requests in flight to one agent (its queue at this gateway); 0 when unknown. */
+size_t af_alink_agent_inflight(af_alink_t *self, const char *agent_id);
+/* Called with every DONE / ERROR whose request is already over (client gone,
+ * CANCEL sent, timed out): the usage it reports is still counted (cost.h). */
+void af_alink_on_late(af_alink_t *self, void (*fn)(void *arg, const af_msg_t *msg), void *arg);
 /* The endpoint actually bound (port resolved when "*" or 0 was asked). */
 const char *af_alink_endpoint(const af_alink_t *self);
 

@@ -7,6 +7,7 @@
 #include "api.h"
 
 #include "chat_dispatch.h"
+#include "cost.h"
 #include "log.h"
 #include "util.h"
 
@@ -77,6 +78,7 @@ static void s_chat_final(const af_msg_t *msg, af_alink_end_t why, void *arg)
     }
     r->alink_handle = 0;
     r->on_gone = NULL;
+    af_cost_done(r, msg);
     cJSON *out = s_result(r, msg);
     if (r->meta.stream) {
         if (!r->streaming)
@@ -90,9 +92,13 @@ static void s_chat_final(const af_msg_t *msg, af_alink_end_t why, void *arg)
     cJSON_Delete(out);
 }
 
+static void s_chat_go(af_gw_req_t *r) { af_chat_dispatch(r, &s_chat_handlers); }
+
 static void s_chat(af_gw_req_t *r, const char *agent_id)
 {
     char err[256];
+    if (af_cost_prepare(r, false) < 0)
+        return;
     r->chat = af_validate_chat(r->body, r->gw->default_model, &r->meta, err, sizeof err);
     if (!r->chat) {
         af_gw_reply_error(r, 400, "invalid_request_error", "%s", err);
@@ -106,7 +112,8 @@ static void s_chat(af_gw_req_t *r, const char *agent_id)
         af_gw_reply_error(r, 500, "api_error", "cannot make a session id");
         return;
     }
-    af_chat_dispatch(r, &s_chat_handlers);
+    /* Session turns are never cached (their history is part of the request). */
+    af_cost_admit(r, s_chat_go, NULL);
 }
 
 void af_api_chat_agent(af_gw_req_t *r)

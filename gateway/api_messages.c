@@ -10,6 +10,7 @@
 #include "api.h"
 
 #include "chat_dispatch.h"
+#include "cost.h"
 #include "log.h"
 #include "util.h"
 
@@ -126,6 +127,7 @@ static void s_final(const af_msg_t *msg, af_alink_end_t why, void *arg)
     }
     r->alink_handle = 0;
     r->on_gone = NULL;
+    af_cost_done(r, msg);
     s_set_message_id(r, af_msg_str(msg, "message_id"));
     const char *model = af_msg_str(msg, "model");
     if (!model)
@@ -175,14 +177,21 @@ static void s_final(const af_msg_t *msg, af_alink_end_t why, void *arg)
     af_gw_stream_end(r);
 }
 
+static void s_go(af_gw_req_t *r) { af_chat_dispatch(r, &s_handlers); }
+
+/* A cached reply is answered exactly like the agent's DONE (JSON or SSE). */
+static void s_hit(af_gw_req_t *r, const af_msg_t *done) { s_final(done, AF_ALINK_REPLY, r); }
+
 void af_api_messages(af_gw_req_t *r)
 {
     char err[256];
+    if (af_cost_prepare(r, true) < 0)
+        return;
     r->chat = af_validate_messages(r->body, &r->meta, err, sizeof err);
     if (!r->chat) {
         af_gw_reply_error(r, 400, "invalid_request_error", "%s", err);
         return;
     }
     r->session_id[0] = 0; /* stateless */
-    af_chat_dispatch(r, &s_handlers);
+    af_cost_admit(r, s_go, s_hit);
 }

@@ -2,13 +2,20 @@
 #include "chat_dispatch.h"
 
 #include "api.h"
+#include "cost.h"
 #include "log.h"
+#include "overload.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #define MAX_ATTEMPTS 3
+/* The manager named an agent this gateway saw die (the manager notices a death
+ * up to 3 heartbeats later): ask again after a pause, for a while longer. */
+#define GONE_PAUSE_MS 200
+#define MAX_ATTEMPTS_GONE 30
 /* A just-spawned or just-placed agent may not have dialled this gateway yet:
  * poll for it this often, this many times, before placing again. */
 #define WAIT_MS 50
@@ -40,7 +47,27 @@ static void s_on_wait(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    s_send(arg);
+    af_gw_req_t *r = arg;
+    if (!r->agent_id[0]) {
+        s_place(r); /* s_place_later */
+        return;
+    }
+    s_send(r);
+}
+
+/* PLACE again after GONE_PAUSE_MS. Returns false when no timer can be had. */
+static bool s_place_later(af_gw_req_t *r)
+{
+    if (!r->timer)
+        r->timer = evtimer_new(r->gw->base, s_on_wait, r);
+    if (!r->timer)
+        return false;
+    r->agent_id[0] = 0;
+    struct timeval tv = {0, GONE_PAUSE_MS * 1000L};
+    evtimer_add(r->timer, &tv);
+    r->on_gone = s_on_wait_gone;
+    af_gw_req_watch_close(r);
+    return true;
 }
 
 /* Returns true when a retry was scheduled. */
@@ -63,6 +90,8 @@ static bool s_wait_for_agent(af_gw_req_t *r)
 
 static void s_send(af_gw_req_t *r)
 {
+    if (!af_overload_agent_admit(r))
+        return;
     cJSON *body = cJSON_Duplicate(r->chat, 1);
     cJSON_AddStringToObject(body, "session_id", r->session_id);
     cJSON_AddStringToObject(body, "user", r->owner[0] ? r->owner : r->who.user);
@@ -71,6 +100,13 @@ static void s_send(af_gw_req_t *r)
     if (r->alink_handle) {
         r->on_gone = s_on_gone;
         af_gw_req_watch_close(r);
+        return;
+    }
+    if (errno == EAGAIN && af_alink_agent_alive(r->gw->agents, r->agent_id)) {
+        /* Connected, but its pipe is at the high-water mark: shed, loudly. */
+        af_metric_inc(r->gw->m_shed, "agent_hwm");
+        af_gw_reply_retry(r, 503, "overloaded_error", 1,
+                          "agent %s is not keeping up (queue full); retry later", r->agent_id);
         return;
     }
     /* The agent is not (or no longer) connected to this gateway. */
@@ -86,6 +122,9 @@ static void s_send(af_gw_req_t *r)
         s_place(r);
         return;
     }
+    if (r->attempts < MAX_ATTEMPTS_GONE && !r->path_agent &&
+        af_alink_agent_gone(r->gw->agents, r->agent_id) && s_place_later(r))
+        return;
     af_gw_reply_retry(r, 503, "overloaded_error", 1,
                       "agent %s is not connected to this gateway yet", r->agent_id);
 }
@@ -141,6 +180,7 @@ static void s_place(af_gw_req_t *r)
 static void s_on_route(bool found, const char *agent_id, const char *user, void *arg)
 {
     af_gw_req_t *r = arg;
+    r->on_gone = NULL;
     if (!found) {
         s_place(r);
         return;
@@ -156,11 +196,14 @@ static void s_on_route(bool found, const char *agent_id, const char *user, void 
     s_send(r);
 }
 
+static void s_on_route_gone(af_gw_req_t *r) { af_route_store_cancel(r->gw->routes, r); }
+
 void af_chat_dispatch(af_gw_req_t *r, const af_alink_handlers_t *h)
 {
     r->handlers = h;
     r->path_agent = r->agent_id[0] != 0;
     if (r->session_id[0]) {
+        r->on_gone = s_on_route_gone; /* a Redis lookup answers later */
         af_route_store_get(r->gw->routes, r->session_id, s_on_route, r);
         return;
     }
@@ -178,6 +221,7 @@ int af_chat_handle_failure(af_gw_req_t *r, const af_msg_t *msg, af_alink_end_t w
     r->alink_handle = 0;
     r->on_gone = NULL;
     r->handlers = h;
+    af_cost_failed(r, msg); /* an upstream failure after START still used tokens */
     if (r->gw->pool && (why == AF_ALINK_AGENT_GONE ||
                         (msg && af_msg_str(msg, "code") &&
                          (!strcmp(af_msg_str(msg, "code"), "draining") ||

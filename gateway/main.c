@@ -8,10 +8,12 @@
 #include "auth_keys.h"
 #include "codec.h"
 #include "config.h"
+#include "cost.h"
 #include "gateway.h"
 #include "log.h"
 #include "manager_link.h"
 #include "metrics.h"
+#include "overload.h"
 #include "pool_cache.h"
 #include "ratelimit.h"
 #include "route_store.h"
@@ -29,10 +31,11 @@
 
 static char *o_listen, *o_tls_listen, *o_tls_cert, *o_tls_key, *o_manager, *o_agent_listen,
     *o_agent_endpoint, *o_jwt_alg, *o_jwt_secret_file, *o_jwt_public_key_file, *o_keys_file,
-    *o_default_model, *o_audit_log, *o_codec, *o_log_level, *o_gateway_id, *o_redis_url;
+    *o_default_model, *o_audit_log, *o_codec, *o_log_level, *o_gateway_id, *o_redis_url,
+    *o_cost_config;
 static long o_jwt_leeway, o_ip_rate, o_user_rate, o_rate_table_max, o_max_body,
     o_request_timeout_ms, o_manager_timeout_ms, o_spawn_timeout_ms, o_heartbeat_ms,
-    o_max_routes;
+    o_max_routes, o_route_ttl_s, o_max_inflight, o_agent_queue_max;
 static bool o_tls_generate;
 
 static af_opt_t s_opts[] = {
@@ -77,6 +80,16 @@ static af_opt_t s_opts[] = {
     {"codec", AF_OPT_STR, &o_codec, "cbor", "AF1 body codec we send: cbor or json", false},
     {"log-level", AF_OPT_STR, &o_log_level, "info", "debug, info, warn or error", false},
     {"gateway-id", AF_OPT_STR, &o_gateway_id, NULL, "gateway id (default gw-<pid>)", false},
+    {"route-ttl-s", AF_OPT_INT, &o_route_ttl_s, "86400",
+     "lifetime of a session route in Redis (s; with --redis-url)", false},
+    {"max-inflight", AF_OPT_INT, &o_max_inflight, "10000",
+     "HTTP requests in flight before new ones get 503 + Retry-After (0 = no limit)", false},
+    {"agent-queue-max", AF_OPT_INT, &o_agent_queue_max, "256",
+     "requests in flight to one agent before new ones get 503 + Retry-After (0 = no limit)",
+     false},
+    {"cost-config", AF_OPT_STR, &o_cost_config, NULL,
+     "JSON file: token budgets, max_tokens ceilings, model allow-lists and routing, cache, "
+     "prices ('' = defaults; see docs/gateway.md)", false},
     {"redis-url", AF_OPT_STR, &o_redis_url, NULL,
      "redis://host:port[/db] for shared state ('' = everything in memory)", false},
     {0},
@@ -153,6 +166,9 @@ static const char *s_check(af_log_level_t *level, af_codec_t *codec)
     if (o_rate_table_max < 1) return "rate-table-max";
     if (o_max_body < 1024) return "max-body";
     if (o_max_routes < 1) return "max-routes";
+    if (o_route_ttl_s < 1) return "route-ttl-s";
+    if (o_max_inflight < 0) return "max-inflight";
+    if (o_agent_queue_max < 0) return "agent-queue-max";
     if (o_request_timeout_ms < 100) return "request-timeout-ms";
     if (o_manager_timeout_ms < 10) return "manager-timeout-ms";
     if (o_spawn_timeout_ms < 100) return "spawn-timeout-ms";
@@ -192,9 +208,12 @@ int main(int argc, char **argv)
     af_gw_t gw = {
         .gateway_id = gwid, .default_model = o_default_model, .max_body = (size_t)o_max_body,
         .request_timeout_ms = o_request_timeout_ms, .spawn_timeout_ms = o_spawn_timeout_ms,
-        .manager_timeout_ms = o_manager_timeout_ms,
+        .manager_timeout_ms = o_manager_timeout_ms, .max_inflight = o_max_inflight,
+        .agent_queue_max = o_agent_queue_max,
     };
     af_tls_t *tls = NULL;
+    af_cost_config_t cost_cfg;
+    af_cost_config_defaults(&cost_cfg);
     af_gw_server_t *server = NULL;
     struct event *sigterm = NULL, *sigint = NULL;
     unsigned char *jwt_key = NULL;
@@ -238,6 +257,13 @@ int main(int argc, char **argv)
         if (!tls)
             goto done;
     }
+    if (*o_cost_config) {
+        char err[256];
+        if (af_cost_config_load(&cost_cfg, o_cost_config, err, sizeof err) < 0) {
+            fprintf(stderr, "error: --cost-config: %s\n", err);
+            goto done;
+        }
+    }
     if (cr == AF_CONFIG_CHECK) {
         printf("configuration OK\n");
         rc = 0;
@@ -252,7 +278,10 @@ int main(int argc, char **argv)
         goto done;
     }
     gw.audit = af_audit_open(o_audit_log);
-    gw.routes = af_route_store_new_memory((size_t)o_max_routes);
+    gw.routes = gw.redis && gw.metrics
+                    ? af_route_store_new_redis(gw.redis, (size_t)o_max_routes, o_route_ttl_s,
+                                               gw.metrics)
+                    : af_route_store_new_memory((size_t)o_max_routes);
     gw.pool = af_pool_cache_new(8, 2000000000ull, 100000000ull);
     gw.ip_limit = o_ip_rate > 0 ? af_ratelimit_new((double)o_ip_rate, 0, (size_t)o_rate_table_max)
                                 : NULL;
@@ -261,13 +290,15 @@ int main(int argc, char **argv)
                         : NULL;
     if (!gw.base || !gw.metrics || !gw.audit || !gw.routes || !gw.pool || (o_ip_rate > 0 && !gw.ip_limit) ||
         (o_user_rate > 0 && !gw.user_limit) || af_metrics_add_process(gw.metrics) < 0 ||
-        af_gw_metrics_register(&gw) < 0)
+        af_gw_metrics_register(&gw) < 0 || af_overload_init(&gw) < 0 ||
+        !(gw.cost = af_cost_new(&gw, &cost_cfg)))
         goto done;
 
     /* ---- listeners ---- */
     gw.agents = af_alink_new(gw.base, o_agent_listen, gwid, codec, o_heartbeat_ms);
     if (!gw.agents)
         goto done;
+    af_alink_on_late(gw.agents, af_cost_late, gw.cost);
     gw.manager = af_mlink_new(gw.base, o_manager, gwid,
                               *o_agent_endpoint ? o_agent_endpoint : af_alink_endpoint(gw.agents),
                               codec, o_heartbeat_ms);
@@ -301,7 +332,9 @@ done:
     af_pool_cache_destroy(&gw.pool);
     af_route_store_destroy(&gw.routes);
     af_audit_destroy(&gw.audit);
-    af_redis_destroy(&gw.redis);
+    af_redis_destroy(&gw.redis); /* before cost: pending lookups end with "shutdown" */
+    af_cost_destroy(&gw.cost);
+    af_cost_config_clear(&cost_cfg);
     af_metrics_destroy(&gw.metrics);
     af_tls_destroy(&tls);
     af_keys_destroy(&gw.keys);

@@ -60,6 +60,11 @@ struct af_gw_req_t {
     bool started;                /* /v1/messages stream: message_start sent */
     char message_id[64];
     long input_tokens;
+    /* cost.c (issue #10): response cache and the budget/cache wait */
+    bool cache_on;               /* look this reply up and store it */
+    bool cache_hit;              /* answered from the cache */
+    char cache_key[65];
+    void *cost_wait;             /* cost.c's pending lookup (it frees it) */
 };
 
 /* Made by server.c (takes nothing; ev borrowed until the reply). */

@@ -4,10 +4,12 @@
 #include "server.h"
 
 #include "api.h"
+#include "api_usage.h"
 #include "auth.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "overload.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -33,7 +35,7 @@ typedef struct {
 enum {
     R_AGENTS_CREATE, R_AGENTS_SPAWN, R_AGENTS_LIST, R_AGENTS_DELETE_ALIAS, R_AGENTS_GET,
     R_AGENTS_DELETE, R_AGENT_CHAT, R_CHAT, R_SESSION_GET, R_SESSION_DELETE, R_STATS, R_SCALE,
-    R_MESSAGES, R_HEALTHZ, R_READYZ, R_METRICS, R_COUNT
+    R_MESSAGES, R_HEALTHZ, R_READYZ, R_METRICS, R_USAGE, R_BUDGET_RESET, R_COUNT
 };
 
 /* Literal patterns before captures: /v1/agents/spawn must not read as an id. */
@@ -54,6 +56,8 @@ static const af_route_t s_routes[] = {
     {"/healthz", AF_M_GET, R_HEALTHZ},
     {"/readyz", AF_M_GET, R_READYZ},
     {"/metrics", AF_M_GET, R_METRICS},
+    {"/v1/usage", AF_M_GET, R_USAGE},
+    {"/v1/budgets/{id}/reset", AF_M_POST, R_BUDGET_RESET},
     {NULL, 0, 0},
 };
 
@@ -74,6 +78,8 @@ static const s_handler_t s_handlers[R_COUNT] = {
     [R_HEALTHZ] = {af_api_healthz, F_PUBLIC},
     [R_READYZ] = {af_api_readyz, F_PUBLIC},
     [R_METRICS] = {af_api_metrics, F_PUBLIC},
+    [R_USAGE] = {af_api_usage, 0},
+    [R_BUDGET_RESET] = {af_api_budget_reset, 0},
 };
 
 struct af_gw_server_t {
@@ -200,6 +206,8 @@ static void s_on_request(struct evhttp_request *ev, void *arg)
         h->fn(r);
         return;
     }
+    if (!af_overload_admit(r))
+        return;
     if (!s_rate_ok(r, gw->ip_limit, r->ip, "ip"))
         return;
 

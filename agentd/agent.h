@@ -40,6 +40,8 @@ typedef struct {
     bool upstream_delayed_ack;
     const char *api_key;        /* from the environment; may be NULL */
     const char *join_token;     /* may be NULL */
+    const char *redis_url;      /* session histories in Redis; NULL/empty: memory only */
+    long max_inflight;          /* CHATs in flight before new ones get `capacity` (0: no bound) */
 } af_agent_opts_t;
 
 /* Builds everything and binds the metrics port; links connect at once. Strings

@@ -17,9 +17,9 @@
 #include <string.h>
 
 static char *o_id, *o_owner, *o_image, *o_manager, *o_gateway, *o_metrics_listen, *o_base_url,
-    *o_version, *o_model, *o_codec, *o_log_level, *o_join_token;
+    *o_version, *o_model, *o_codec, *o_log_level, *o_join_token, *o_redis_url;
 static long o_cores, o_memory_mb, o_capacity, o_heartbeat_ms, o_max_tokens, o_max_retries,
-    o_timeout_ms, o_max_body, o_batch_us;
+    o_timeout_ms, o_max_body, o_batch_us, o_max_inflight;
 static double o_ttl, o_rate, o_retry_base;
 static bool o_delayed_ack;
 
@@ -60,6 +60,11 @@ static af_opt_t s_opts[] = {
     {"codec", AF_OPT_STR, &o_codec, "cbor", "AF1 body codec we send: cbor or json", false},
     {"log-level", AF_OPT_STR, &o_log_level, "info", "debug, info, warn or error", false},
     {"join-token", AF_OPT_STR, &o_join_token, NULL, "one-time join token sent in READY", true},
+    {"redis-url", AF_OPT_STR, &o_redis_url, NULL,
+     "keep session histories in Redis (redis://host:port[/db]; '' = memory only)", false},
+    {"max-inflight", AF_OPT_INT, &o_max_inflight, "400",
+     "CHATs in flight before new ones are refused with 'capacity' + retry_after (0 = no bound)",
+     false},
     {0},
 };
 
@@ -108,6 +113,8 @@ int main(int argc, char **argv)
         bad = "max-body";
     else if (o_batch_us < 0 || o_batch_us > 100000)
         bad = "send-batch-us";
+    else if (o_max_inflight < 0)
+        bad = "max-inflight";
     else if (*o_id && !af_id_valid(o_id, 63))
         bad = "id";
     if (bad) {
@@ -149,6 +156,7 @@ int main(int argc, char **argv)
         .upstream_timeout_ms = o_timeout_ms, .retry_base_s = o_retry_base, .codec = codec,
         .max_body = (size_t)o_max_body, .send_batch_us = o_batch_us,
         .upstream_delayed_ack = o_delayed_ack, .api_key = key, .join_token = o_join_token,
+        .redis_url = o_redis_url, .max_inflight = o_max_inflight,
     };
     af_agent_t *agent = base ? af_agent_new(base, &ao) : NULL;
     struct event *sigterm = NULL, *sigint = NULL;

@@ -31,6 +31,8 @@ typedef struct af_session_t {
     uint64_t input_tokens, output_tokens;
     af_bucket_t bucket;
     uint32_t busy;             /* CHATs in flight on it: never expired while > 0 */
+    bool stored;               /* history_store: Redis holds (or held no) history of ours,
+                                  so writes may replace it (false: created while Redis was down) */
 } af_session_t;
 
 typedef struct af_sessions_t af_sessions_t;

@@ -27,6 +27,8 @@ typedef struct {
     long request_timeout_ms;  /* manager requests and agent idle time */
     long spawn_timeout_ms;    /* SPAWN waits for the agents to be ready */
     long manager_timeout_ms;  /* other manager requests */
+    long max_inflight;        /* overload.c: HTTP requests in flight before shedding (0 = no limit) */
+    long agent_queue_max;     /* overload.c: requests in flight per agent before shedding (0 = no limit) */
     /* modules (not owned here) */
     struct event_base *base;
     af_mlink_t *manager;
@@ -44,6 +46,7 @@ typedef struct {
     /* metric families */
     af_metric_t *m_requests, *m_duration, *m_inflight, *m_rate_limited, *m_auth_failures;
     af_metric_t *m_upstream_errors;
+    af_metric_t *m_shed;      /* overload.c: gateway_shed_total{reason} */
     /* counters */
     unsigned long long seq;
 } af_gw_t;

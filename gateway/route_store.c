@@ -48,3 +48,9 @@ int af_route_store_del(af_route_store_t *self, const char *session_id)
 }
 
 size_t af_route_store_count(af_route_store_t *self) { return self->ops->count(self->impl); }
+
+void af_route_store_cancel(af_route_store_t *self, void *arg)
+{
+    if (self && self->ops->cancel)
+        self->ops->cancel(self->impl, arg);
+}

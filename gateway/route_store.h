@@ -19,6 +19,8 @@ typedef struct {
     int (*del)(void *impl, const char *session_id);
     size_t (*count)(void *impl);
     void (*destroy)(void *impl);
+    /* Optional (asynchronous stores): drop pending gets made with arg. */
+    void (*cancel)(void *impl, void *arg);
 } af_route_store_ops_t;
 
 /* Wraps an implementation (ops static, impl taken). */
@@ -33,5 +35,18 @@ int af_route_store_put(af_route_store_t *self, const char *session_id, const cha
                        const char *user);
 int af_route_store_del(af_route_store_t *self, const char *session_id);
 size_t af_route_store_count(af_route_store_t *self);
+/* Forgets pending gets made with arg (their callbacks never run): call it when
+ * the waiting request goes away. */
+void af_route_store_cancel(af_route_store_t *self, void *arg);
+
+/* Redis (route_store_redis.c): `route:{session_id}` = "agent_id user" with a
+ * TTL, shared by every gateway on that Redis, over a bounded in-memory copy
+ * that answers while Redis is down (degraded: then routes are per gateway).
+ * redis is borrowed and must outlive the store. registry gets gateway_redis_up
+ * and gateway_route_store_fallbacks_total{op}. */
+struct af_redis_t;
+struct af_metrics_t;
+af_route_store_t *af_route_store_new_redis(struct af_redis_t *redis, size_t max_routes,
+                                           long ttl_s, struct af_metrics_t *registry);
 
 #endif

@@ -118,7 +118,7 @@ static void s_destroy(void *impl)
     free(m);
 }
 
-static const af_route_store_ops_t s_ops = {s_get, s_put, s_del, s_count, s_destroy};
+static const af_route_store_ops_t s_ops = {s_get, s_put, s_del, s_count, s_destroy, NULL};
 
 af_route_store_t *af_route_store_new_memory(size_t max_routes)
 {

@@ -77,6 +77,12 @@ for d in gateway manager autoscaler; do
   out=$("$AF_ROOT/deploy/af-exec" "$d" --check-config 2>&1) || die "$d: $out"
 done
 
+conf="$AF_ROOT/deploy/supervisord.conf"
+ctl="supervisorctl -c $AF_VAR/supervisorctl.conf"
+if [ -z "${AF_RUN_PREPARE_ONLY:-}" ] && [ -S "$AF_VAR/run/supervisor.sock" ] && $ctl pid >/dev/null 2>&1; then
+  die "agentfleet already runs for $AF_VAR (status: $ctl status; stop: $ctl shutdown)"
+fi
+
 # Ports already taken would only show as programs restarting in a loop: say
 # which option to change instead.
 port_busy() { # host:port
@@ -112,11 +118,6 @@ if [ -n "${AF_RUN_PREPARE_ONLY:-}" ]; then
 fi
 
 # ---- run --------------------------------------------------------------------
-conf="$AF_ROOT/deploy/supervisord.conf"
-ctl="supervisorctl -c $AF_VAR/supervisorctl.conf"
-if [ -S "$AF_VAR/run/supervisor.sock" ] && $ctl pid >/dev/null 2>&1; then
-  die "a supervisord already runs for $AF_VAR (stop it: $ctl shutdown)"
-fi
 say "starting agentfleet under supervisord (logs in $AF_VAR/log, upstream: $upstream)"
 if [ -n "${AF_RUN_DETACH:-}" ]; then
   setsid supervisord -c "$conf" </dev/null >>"$AF_VAR/log/supervisord.out" 2>&1 &
@@ -196,9 +197,12 @@ wait "$sv" 2>/dev/null || true
 
 # Nothing may outlive us: agents are the manager's children (own process
 # groups), which it stops on a clean exit. Report and clean up any straggler.
-left=$(pgrep -f "^$AF_BIN/agentd .*--manager ${AF_MANAGER_LISTEN:-tcp://127.0.0.1:5550}( |$)" || true)
+left=""
+for p in $(pgrep -f "^$AF_BIN/agentd " || true); do
+  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "AF_VAR=$AF_VAR" && left="$left $p"
+done
 if [ -n "$left" ]; then
-  say "run-local: WARNING: agent processes outlived the manager: $(echo $left); stopping them" >&2
+  say "run-local: WARNING: agent processes outlived the manager:$left; stopping them" >&2
   for p in $left; do kill -TERM "$p" 2>/dev/null || true; done
   rc=1
 fi

@@ -201,10 +201,12 @@ void af_cli_error_text(const char *url, const char *what, const af_cli_resp_t *r
                        size_t outlen)
 {
     if (resp->status == 0) {
-        snprintf(out, outlen,
-                 "fleetctl: %s: cannot reach the gateway: %s\n"
-                 "  (is it running? FLEET_URL=%s; `make run` starts one)",
-                 what, resp->err[0] ? resp->err : "no response", url ? url : "");
+        bool tls = strstr(resp->err, "SSL") || strstr(resp->err, "certificate");
+        snprintf(out, outlen, "fleetctl: %s: cannot reach the gateway: %s\n  %s%s%s", what,
+                 resp->err[0] ? resp->err : "no response",
+                 tls ? "(a self-signed certificate? pass --cacert FILE, or -k to skip the check)"
+                     : "(is it running? FLEET_URL=",
+                 tls ? "" : (url ? url : ""), tls ? "" : "; `make run` starts one)");
         return;
     }
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(resp->json, "error");

@@ -117,6 +117,7 @@ run 0 "$fc" stats
 grep -Eq '^agents +[0-9]+ total: 10 ready' "$AF_TMP/out" || af_fail "stats: $(cat "$AF_TMP/out")"
 https="https://127.0.0.1:$OPS_HTTPS"
 run 5 "$fc" --url "$https" stats
+grep -q 'pass --cacert FILE, or -k' "$AF_TMP/err" || af_fail "TLS failure hint: $(cat "$AF_TMP/err")"
 run 0 "$fc" --url "$https" -k stats
 run 0 "$fc" --url "$https" --cacert "$AF_VAR/tls/gateway.crt" stats
 ops_stack_stop

@@ -61,6 +61,10 @@ static void test_error_text(void **state)
     af_cli_error_text("http://gw:8080", "agents list", &r, out, sizeof out);
     assert_non_null(strstr(out, "cannot reach the gateway: http://gw:8080/v1/agents: Couldn't connect"));
     assert_non_null(strstr(out, "FLEET_URL=http://gw:8080"));
+    strcpy(r.err, "https://gw:8443/v1/stats: SSL peer certificate or SSH remote key was not OK");
+    af_cli_error_text("https://gw:8443", "stats", &r, out, sizeof out);
+    assert_non_null(strstr(out, "pass --cacert FILE, or -k"));
+    assert_null(strstr(out, "is it running"));
 }
 
 static void test_connection_refused(void **state)

@@ -19,6 +19,7 @@ KEYS="$AF_TMP/keys"
 ALICE=$("$AF_BIN/gateway" --add-key alice user --keys-file "$KEYS")
 BOB=$("$AF_BIN/gateway" --add-key bob user --keys-file "$KEYS")
 ROOT=$("$AF_BIN/gateway" --add-key root admin --keys-file "$KEYS")
+DAVE=$("$AF_BIN/gateway" --add-key dave user --keys-file "$KEYS")
 cat >"$AF_TMP/cost.json" <<'JSON'
 {"max_tokens": {"user": 4096},
  "models": {"user": ["claude-3-5-haiku-20241022", "claude-3-5-sonnet-20241022"]},
@@ -140,9 +141,24 @@ m=$(curl -s "$G1/metrics")
 echo "$m" | grep -q '^gateway_cache_hits_total [1-9]' || af_fail "gateway_cache_hits_total"
 echo "$m" | grep -q '^gateway_user_tokens_total{user="bob",direction="input"} [1-9]' || af_fail "per-user token counter"
 echo "$m" | grep -q '^gateway_budget_exceeded_total{user="bob"} [1-9]' || af_fail "budget exceeded counter"
-MA=$(curl -s "http://127.0.0.1:$MMP/sd" | jq -r '.[0].targets[0]' 2>/dev/null)
-if [ -n "$MA" ] && [ "$MA" != null ]; then
-  curl -s "http://$MA/metrics" | grep -q '^agent_requests_total{model="claude-3-5-haiku-20241022",status="ok"} [1-9]' \
-    || af_fail "agent_requests_total{model} at $MA"
-fi
-af_log "PASS: cache, SDK replay, ceilings, allow-list, routing, shared budgets, usage"
+agent_metrics() { for t in $(curl -s "http://127.0.0.1:$MMP/sd" | jq -r '.[].targets[0]'); do curl -s "http://$t/metrics"; done; }
+agent_metrics | grep -q '^agent_requests_total{model="claude-3-5-haiku-20241022",status="ok"} [1-9]' \
+  || af_fail "agent_requests_total{model,status} at the agents"
+
+af_log "an aborted stream still counts its tokens (agentd's ERROR cancelled carries usage)"
+curl -s -N --max-time 1 -o /dev/null -H "x-api-key: $DAVE" -H 'content-type: application/json' \
+  --data-binary '{"model":"claude-3-5-haiku-20241022","max_tokens":512,"stream":true,"messages":[{"role":"user","content":"a long one [[words:200]] [[tps:20]]"}]}' \
+  "$G1/v1/messages" || true
+for _ in $(seq 40); do
+  curl -s "$G1/metrics" | grep -q '^gateway_user_tokens_total{user="dave",direction="output"} [1-9]' && break; sleep 0.1
+done
+curl -s "$G1/metrics" | grep -q '^gateway_user_tokens_total{user="dave",direction="input"} [1-9]' \
+  || af_fail "dave's aborted stream: no input tokens counted"
+curl -s "$G1/metrics" | grep -q '^gateway_user_tokens_total{user="dave",direction="output"} [1-9]' \
+  || af_fail "dave's aborted stream: no output tokens counted"
+c=$(curl -s -o "$AF_TMP/d" -w '%{http_code}' -H "x-api-key: $DAVE" "$G2/v1/usage")
+af_eq "$c" 200 "dave's usage"
+[ "$(jq -r .budget.used "$AF_TMP/d")" -gt 0 ] || af_fail "aborted call not in dave's budget: $(cat "$AF_TMP/d")"
+agent_metrics | grep -q '^agent_requests_total{model="claude-3-5-haiku-20241022",status="cancelled"} [1-9]' \
+  || af_fail "cancelled request not counted by model"
+af_log "PASS: cache, SDK replay, ceilings, allow-list, routing, shared budgets, usage, aborted calls counted"

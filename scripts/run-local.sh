@@ -72,6 +72,35 @@ else
 fi
 umask 022
 
+# Monitoring: Prometheus and Alertmanager under the same supervisord.
+AF_RUN_MONITORING="${AF_RUN_MONITORING:-0}"
+export AF_RUN_PROMETHEUS_LISTEN="${AF_RUN_PROMETHEUS_LISTEN:-127.0.0.1:9090}"
+export AF_RUN_ALERTMANAGER_LISTEN="${AF_RUN_ALERTMANAGER_LISTEN:-127.0.0.1:9093}"
+export AF_MONITORING_AUTOSTART=false
+if [ "$AF_RUN_MONITORING" = 1 ]; then
+  command -v prometheus >/dev/null || die "AF_RUN_MONITORING=1 needs prometheus (make deps)"
+  command -v prometheus-alertmanager >/dev/null \
+    || die "AF_RUN_MONITORING=1 needs prometheus-alertmanager (apt-get install prometheus-alertmanager)"
+  export AF_MONITORING_AUTOSTART=true
+  mkdir -p "$AF_VAR/monitoring/prometheus" "$AF_VAR/monitoring/alertmanager" "$AF_VAR/monitoring/rules"
+  # deploy/prometheus.yml and its rules with `make run`'s default addresses
+  # replaced by the env file's; AF_RUN_PROMETHEUS_INTERVAL (default 15s) sets
+  # the scrape, evaluation and recording intervals.
+  iv="${AF_RUN_PROMETHEUS_INTERVAL:-15s}"
+  sed -e "s#127.0.0.1:8080#${AF_GATEWAY_LISTEN:-127.0.0.1:8080}#" \
+      -e "s#127.0.0.1:9101#${AF_MANAGER_METRICS_LISTEN:-127.0.0.1:9101}#g" \
+      -e "s#127.0.0.1:9102#${AF_AUTOSCALER_METRICS_LISTEN:-127.0.0.1:9102}#" \
+      -e "s#127.0.0.1:9093#$AF_RUN_ALERTMANAGER_LISTEN#" \
+      -e "s#_interval: 15s#_interval: $iv#" \
+      -e "s#scrape_timeout: 10s#scrape_timeout: $iv#" \
+      "$AF_ROOT/deploy/prometheus.yml" >"$AF_VAR/monitoring/prometheus.yml"
+  for r in "$AF_ROOT"/deploy/rules/*.yml; do
+    sed "s#^    interval: 15s#    interval: $iv#" "$r" >"$AF_VAR/monitoring/rules/$(basename "$r")"
+  done
+  promtool check config "$AF_VAR/monitoring/prometheus.yml" >/dev/null 2>&1 \
+    || die "the rendered $AF_VAR/monitoring/prometheus.yml does not pass promtool check config"
+fi
+
 # Check each daemon's configuration before supervisord restarts it in a loop.
 for d in gateway manager autoscaler; do
   out=$("$AF_ROOT/deploy/af-exec" "$d" --check-config 2>&1) || die "$d: $out"
@@ -98,10 +127,14 @@ if [ -z "${AF_RUN_PREPARE_ONLY:-}" ]; then
             "AF_MANAGER_LISTEN=${AF_MANAGER_LISTEN:-tcp://127.0.0.1:5550}" \
             "AF_MANAGER_METRICS_LISTEN=${AF_MANAGER_METRICS_LISTEN:-127.0.0.1:9101}" \
             "AF_AUTOSCALER_METRICS_LISTEN=${AF_AUTOSCALER_METRICS_LISTEN:-127.0.0.1:9102}" \
-            "AF_FAKE_ANTHROPIC_LISTEN=${AF_FAKE_ANTHROPIC_LISTEN:-127.0.0.1:8090}"; do
+            "AF_FAKE_ANTHROPIC_LISTEN=${AF_FAKE_ANTHROPIC_LISTEN:-127.0.0.1:8090}" \
+            "AF_RUN_PROMETHEUS_LISTEN=$AF_RUN_PROMETHEUS_LISTEN" \
+            "AF_RUN_ALERTMANAGER_LISTEN=$AF_RUN_ALERTMANAGER_LISTEN"; do
     name="${kv%%=*}" addr="${kv#*=}"
     [ -n "$addr" ] || continue
     [ "$name" = AF_FAKE_ANTHROPIC_LISTEN ] && [ "$AF_FAKE_ANTHROPIC_AUTOSTART" = false ] && continue
+    case "$name" in AF_RUN_PROMETHEUS_LISTEN|AF_RUN_ALERTMANAGER_LISTEN)
+      [ "$AF_MONITORING_AUTOSTART" = true ] || continue ;; esac
     if port_busy "$addr"; then
       die "$addr is already in use ($name in $AF_ENV_FILE); stop what holds it or pick another port there"
     fi
@@ -168,10 +201,13 @@ done
 
 if [ "$ready" = 1 ]; then
   fleetctl="$AF_BIN/fleetctl"
+  mon=""
+  [ "$AF_MONITORING_AUTOSTART" = true ] && mon="
+  monitor:  Prometheus http://$AF_RUN_PROMETHEUS_LISTEN  Alertmanager http://$AF_RUN_ALERTMANAGER_LISTEN"
   cat <<EOF
 
 agentfleet is up: $FLEET_URL${https:+ and https://$https (self-signed: curl -k)}
-  metrics:  http://$http/metrics  http://${AF_MANAGER_METRICS_LISTEN:-127.0.0.1:9101}/metrics  http://${AF_AUTOSCALER_METRICS_LISTEN:-127.0.0.1:9102}/metrics
+  metrics:  http://$http/metrics  http://${AF_MANAGER_METRICS_LISTEN:-127.0.0.1:9101}/metrics  http://${AF_AUTOSCALER_METRICS_LISTEN:-127.0.0.1:9102}/metrics$mon
   logs:     $AF_VAR/log/
   control:  $ctl status|restart gateway|tail -f manager
 

@@ -10,8 +10,9 @@ ops_stack_env() {
   OPS_HTTP=$(af_free_port); OPS_HTTPS=$(af_free_port)
   OPS_MGR_PORT=$(af_free_port); OPS_AGENT_PORT=$(af_free_port)
   OPS_MGR_METRICS=$(af_free_port); OPS_AS_METRICS=$(af_free_port); OPS_FAKE=$(af_free_port)
+  OPS_PROM=$(af_free_port); OPS_AM=$(af_free_port)
   OPS_MGR="tcp://127.0.0.1:$OPS_MGR_PORT"
-  export OPS_HTTP OPS_HTTPS OPS_MGR_METRICS OPS_AS_METRICS OPS_FAKE OPS_MGR
+  export OPS_HTTP OPS_HTTPS OPS_MGR_METRICS OPS_AS_METRICS OPS_FAKE OPS_MGR OPS_PROM OPS_AM
   sed -e "s/127.0.0.1:8080/127.0.0.1:$OPS_HTTP/" \
       -e "s/127.0.0.1:8443/127.0.0.1:$OPS_HTTPS/" \
       -e "s/127.0.0.1:5550/127.0.0.1:$OPS_MGR_PORT/" \
@@ -19,6 +20,8 @@ ops_stack_env() {
       -e "s/127.0.0.1:9101/127.0.0.1:$OPS_MGR_METRICS/" \
       -e "s/127.0.0.1:9102/127.0.0.1:$OPS_AS_METRICS/" \
       -e "s/127.0.0.1:8090/127.0.0.1:$OPS_FAKE/" \
+      -e "s/127.0.0.1:9090/127.0.0.1:$OPS_PROM/" \
+      -e "s/127.0.0.1:9093/127.0.0.1:$OPS_AM/" \
       "$AF_ROOT/deploy/agentfleet.env.example" >"$AF_VAR/agentfleet.env"
   local kv
   for kv in "$@"; do printf '%s\n' "$kv" >>"$AF_VAR/agentfleet.env"; done
@@ -85,7 +88,7 @@ ops_stack_stop() {
 # manager endpoint or ports (anything the stack left behind).
 ops_leftovers() {
   local p
-  for p in $(pgrep -f "^$AF_BIN/(agentd|manager|gateway|autoscaler|fake-anthropic)( |$)" || true); do
+  for p in $(pgrep -f "^($AF_BIN/(agentd|manager|gateway|autoscaler|fake-anthropic)|(/usr/bin/)?prometheus(-alertmanager)?)( |$)" || true); do
     if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "AF_VAR=$AF_VAR"; then echo "$p"; fi
     if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "--manager $OPS_MGR"; then echo "$p"; fi
   done | sort -u

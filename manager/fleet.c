@@ -59,6 +59,8 @@ struct af_fleet_t {
     uint64_t warmup_until_ns;
     size_t expect_adopt, adopted;
     uint64_t seq;                    /* req ids for manager-originated messages */
+    uint8_t *hb_buf;                 /* our HEARTBEAT body, encoded once per tick */
+    size_t hb_len;
     struct event *tick, *pump;
     double samples[S_SAMPLES];       /* spawn durations for STATS p50/p99 */
     size_t nsamples, sample_pos;
@@ -547,6 +549,13 @@ void af_fleet_on_heartbeat(af_fleet_t *self, const af_msg_t *msg)
         return;
     }
     a->last_seen_ns = af_now_ns();
+    /* Answer with our own heartbeat while the link is warm (the TCP ACK of its
+     * heartbeat rides along) once half an interval has passed since our last
+     * one; the tick covers agents we have not heard from. Either way each
+     * agent hears from us every interval. */
+    if (a->last_seen_ns - a->hb_sent_ns >= (uint64_t)self->cfg.heartbeat_ms * 500000ULL &&
+        self->hb_len && s_send_raw(self, a->id, "HEARTBEAT", self->hb_buf, self->hb_len) == 0)
+        a->hb_sent_ns = a->last_seen_ns;
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(msg->body, "sessions");
     if (cJSON_IsNumber(n) && n->valuedouble >= 0 && n->valuedouble <= 1e6)
         a->sessions = (int)n->valuedouble;
@@ -906,7 +915,9 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
         if (self->metrics)
             af_metric_set(self->metrics->gateways, ng);
     }
-    /* 4. Our heartbeat to every registered agent: encoded once, sent N times. */
+    /* 4. Our heartbeat to every registered agent that has not had one for most
+     * of an interval (the others got it in answer to theirs): encoded once,
+     * sent N times. 0.9: the tick itself jitters. */
     cJSON *body = cJSON_CreateObject();
     char req[32];
     s_next_req(self, req, sizeof req);
@@ -914,10 +925,14 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
     uint8_t *buf;
     size_t len;
     if (af_codec_encode(body, self->cfg.codec, &buf, &len) == 0) {
+        free(self->hb_buf);
+        self->hb_buf = buf;
+        self->hb_len = len;
+        uint64_t due = (uint64_t)self->cfg.heartbeat_ms * 900000ULL;
         for (a = af_registry_first(self->reg); a; a = af_registry_next(a))
-            if (a->state == AF_AGENT_READY || a->state == AF_AGENT_DRAINING)
-                s_send_raw(self, a->id, "HEARTBEAT", buf, len);
-        free(buf);
+            if ((a->state == AF_AGENT_READY || a->state == AF_AGENT_DRAINING) &&
+                now - a->hb_sent_ns >= due && s_send_raw(self, a->id, "HEARTBEAT", buf, len) == 0)
+                a->hb_sent_ns = now;
         af_zev_kick(self->zev);
     }
     cJSON_Delete(body);
@@ -1009,6 +1024,7 @@ void af_fleet_destroy(af_fleet_t **self_p)
     af_registry_destroy(&self->reg);
     free(self->endpoint);
     free(self->api_key);
+    free(self->hb_buf);
     free(self);
     *self_p = NULL;
 }

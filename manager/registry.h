@@ -47,6 +47,7 @@ typedef struct af_agent_t {
     uint64_t spawn_ns;       /* when its spawn began; 0 when adopted */
     uint64_t last_seen_ns;   /* last message from it (or spawn start) */
     uint64_t dead_ns;        /* when it became dead (tombstone age) */
+    uint64_t hb_sent_ns;     /* our last HEARTBEAT to it */
     uint64_t batch;          /* pending SPAWN request waiting on it; 0 = none */
     bool heal;               /* replace it if it dies unexpectedly */
     bool deleting;           /* deleted by a user/admin or drained by scale-down */

@@ -9,7 +9,7 @@ d="$AF_ROOT/deploy"
 
 promtool check config "$d/prometheus.yml" >"$AF_TMP/config.out" 2>&1 \
   || af_fail "promtool check config: $(cat "$AF_TMP/config.out")"
-grep -q 'SUCCESS: 2 rule files found' "$AF_TMP/config.out" || af_fail "rule files not found by the config"
+grep -q 'SUCCESS: 3 rule files found' "$AF_TMP/config.out" || af_fail "rule files not found by the config"
 promtool check rules "$d/rules/recording.yml" "$d/rules/alerts.yml" >"$AF_TMP/rules.out" 2>&1 \
   || af_fail "promtool check rules: $(cat "$AF_TMP/rules.out")"
 promtool test rules "$d/rules/tests/alerts_test.yml" >"$AF_TMP/test.out" 2>&1 \

@@ -41,9 +41,21 @@ else
   echo "install-deps: all Debian packages present"
 fi
 
-# npm packages used by tests (the official Anthropic SDK as the real client).
+# npm packages used by tests: the official Anthropic SDK as the real client
+# (tests/sdk) and spec tools (tests/tools). Installed again when a lock file
+# changes; otherwise skipped.
 here="$(cd "$(dirname "$0")/.." && pwd)"
-if [ -f "$here/tests/sdk/package.json" ] && [ ! -d "$here/tests/sdk/node_modules/@anthropic-ai/sdk" ]; then
-  echo "install-deps: npm install in tests/sdk"
-  (cd "$here/tests/sdk" && npm install --no-audit --no-fund --silent)
-fi
+for dir in "$here"/tests/sdk "$here"/tests/tools; do
+  [ -f "$dir/package.json" ] || continue
+  stamp="$dir/node_modules/.af-installed"
+  if [ ! -f "$stamp" ] || [ "$dir/package.json" -nt "$stamp" ] || \
+     { [ -f "$dir/package-lock.json" ] && [ "$dir/package-lock.json" -nt "$stamp" ]; }; then
+    echo "install-deps: npm install in ${dir#$here/}"
+    if [ -f "$dir/package-lock.json" ]; then
+      (cd "$dir" && npm ci --no-audit --no-fund --silent)
+    else
+      (cd "$dir" && npm install --no-audit --no-fund --silent)
+    fi
+    touch "$stamp"
+  fi
+done

@@ -29,6 +29,8 @@ int af_cli_sessions_show(af_cli_t *cli, int argc, char **argv);
 int af_cli_sessions_delete(af_cli_t *cli, int argc, char **argv);
 int af_cli_stats(af_cli_t *cli, int argc, char **argv);
 int af_cli_scale(af_cli_t *cli, int argc, char **argv);
+int af_cli_usage(af_cli_t *cli, int argc, char **argv);
+int af_cli_budget_reset(af_cli_t *cli, int argc, char **argv);
 /* cmd_local.c: no gateway needed */
 int af_cli_token(af_cli_t *cli, int argc, char **argv);
 int af_cli_keys_add_cmd(af_cli_t *cli, int argc, char **argv);

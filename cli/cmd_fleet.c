@@ -1,5 +1,5 @@
-/* fleetctl sessions show|delete, stats and scale: /v1/sessions, /v1/stats,
- * /v1/scale. */
+/* fleetctl sessions show|delete, stats, scale, usage and budgets reset:
+ * /v1/sessions, /v1/stats, /v1/scale, /v1/usage, /v1/budgets. */
 #include "api.h"
 #include "cmd.h"
 #include "out.h"
@@ -165,4 +165,92 @@ int af_cli_scale(af_cli_t *cli, int argc, char **argv)
     int rc = s_simple(cli, "scale", "POST", "/v1/scale", body, s_scale_human, NULL);
     cJSON_Delete(body);
     return rc;
+}
+
+/* ---- usage and budgets ------------------------------------------------------ */
+
+static void s_period_line(const char *label, const cJSON *p)
+{
+    printf("%-13s %.0f requests, %.0f in + %.0f out tokens, %.0f cache hits, $%.4f\n", label,
+           af_cli_num(p, "requests", 0), af_cli_num(p, "input_tokens", 0),
+           af_cli_num(p, "output_tokens", 0), af_cli_num(p, "cache_hits", 0),
+           af_cli_num(p, "cost_usd", 0));
+}
+
+static void s_usage_human(const cJSON *u, void *arg)
+{
+    (void)arg;
+    char user[80], reset[64];
+    printf("user          %s\n", af_cli_field(u, "user", user, sizeof user));
+    double limit = af_cli_num(u, "budget.daily_tokens", 0);
+    if (limit > 0)
+        printf("budget        %.0f of %.0f tokens used today%s (resets %s)\n",
+               af_cli_num(u, "budget.used", 0), limit,
+               cJSON_IsTrue(af_cli_get(u, "budget.exceeded")) ? ", EXCEEDED" : "",
+               af_cli_field(u, "budget.reset_at", reset, sizeof reset));
+    else
+        printf("budget        none (%.0f tokens used today)\n", af_cli_num(u, "budget.used", 0));
+    s_period_line("today", af_cli_get(u, "today"));
+    s_period_line("last 30 days", af_cli_get(u, "last_30_days"));
+    const cJSON *m;
+    cJSON_ArrayForEach(m, af_cli_get(u, "last_30_days.by_model"))
+    {
+        char label[64];
+        snprintf(label, sizeof label, "  %.40s", m->string);
+        s_period_line(label, m);
+    }
+    if (cJSON_IsTrue(af_cli_get(u, "degraded")))
+        printf("(partial: the gateway could not read all of it from Redis)\n");
+}
+
+int af_cli_usage(af_cli_t *cli, int argc, char **argv)
+{
+    const char *user = NULL;
+    const af_arg_t opts[] = {
+        {"user", 'u', AF_ARG_STR, &user, NULL},
+        {NULL, 0, 0, NULL, NULL},
+    };
+    af_args_t a;
+    int done;
+    if (!af_cli_cmd_args("usage", opts, argc, argv, &a, &done))
+        return done;
+    if (a.npos)
+        return af_cli_usage_error("usage", "takes no arguments besides options");
+    char path[160];
+    if (user) {
+        /* User names are [A-Za-z0-9_.@-]: nothing to escape but '@'. */
+        char esc[128];
+        size_t o = 0;
+        for (const char *p = user; *p && o + 4 < sizeof esc; p++) {
+            if (*p == '@') {
+                memcpy(esc + o, "%40", 3);
+                o += 3;
+            } else {
+                esc[o++] = *p;
+            }
+        }
+        esc[o] = 0;
+        snprintf(path, sizeof path, "/v1/usage?user=%s", esc);
+    } else {
+        snprintf(path, sizeof path, "/v1/usage");
+    }
+    return s_simple(cli, "usage", "GET", path, NULL, s_usage_human, NULL);
+}
+
+static void s_reset_human(const cJSON *r, void *arg)
+{
+    (void)arg;
+    char user[80];
+    printf("budget of %s reset\n", af_cli_field(r, "user", user, sizeof user));
+}
+
+int af_cli_budget_reset(af_cli_t *cli, int argc, char **argv)
+{
+    af_args_t a;
+    int done;
+    if (!s_one_id("budgets reset", argc, argv, &a, &done))
+        return done;
+    char path[200];
+    snprintf(path, sizeof path, "/v1/budgets/%.100s/reset", a.pos[0]);
+    return s_simple(cli, "budgets reset", "POST", path, NULL, s_reset_human, NULL);
 }

@@ -30,6 +30,11 @@ const af_cli_cmd_t af_cli_commands[] = {
     {"stats", NULL, af_cli_stats, "", "fleet statistics: agents by state, sessions, utilization", ""},
     {"scale", NULL, af_cli_scale, "N [--reason TEXT]", "set the pool size to N agents (admin)",
      "  --reason TEXT    recorded in the audit log and the manager's log\n"},
+    {"usage", NULL, af_cli_usage, "[--user U]",
+     "token usage, cost and daily budget (yours; admins: any user's)",
+     "  --user U         another user's usage (admin)\n"},
+    {"budgets", "reset", af_cli_budget_reset, "USER",
+     "reset a user's daily token budget (admin)", ""},
     {"token", NULL, af_cli_token, "--user U [--role user|admin] [--ttl 12h] [--secret-file F]",
      "mint a JWT from the gateway's HS256 secret (prints it on stdout)",
      "  --user U          the token's subject (1..63 of [A-Za-z0-9_.@-])\n"

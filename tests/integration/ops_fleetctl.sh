@@ -21,7 +21,7 @@ run() {
 run 0 "$fc" --help
 grep -q 'exit codes' "$AF_TMP/out" || af_fail "--help lacks exit codes"
 for c in "agents spawn" "agents list" "agents get" "agents delete" chat "sessions show" \
-         "sessions delete" stats scale token "keys add" "keys list" "keys revoke"; do
+         "sessions delete" stats scale usage "budgets reset" token "keys add" "keys list" "keys revoke"; do
   # shellcheck disable=SC2086
   run 0 "$fc" $c --help
   grep -q "^usage: fleetctl $c" "$AF_TMP/out" || af_fail "$c --help: $(head -1 "$AF_TMP/out")"
@@ -108,6 +108,19 @@ grep -q '^You said: cut' "$AF_TMP/out" || af_fail "text before the cut not shown
 grep -q 'the reply failed: ' "$AF_TMP/err" || af_fail "midstream message: $(cat "$AF_TMP/err")"
 run 5 "$fc" chat --no-stream -m "down [[fault:529]]"
 grep -q 'HTTP 529 overloaded_error' "$AF_TMP/err" || af_fail "529 message: $(cat "$AF_TMP/err")"
+
+# Usage and budgets (the gateway's cost accounting, on by default).
+run 0 "$fc" --json usage
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["user"]=="alice" and d["today"]["requests"]>=3, d' \
+  "$AF_TMP/out" || af_fail "usage --json: $(cat "$AF_TMP/out")"
+run 0 "$fc" usage
+grep -q '^today  *[0-9]* requests' "$AF_TMP/out" || af_fail "usage: $(cat "$AF_TMP/out")"
+run 3 "$fc" usage --user bob
+run 0 "$fc" --token "$admin" usage --user alice
+run 3 "$fc" budgets reset alice
+run 0 "$fc" --token "$admin" budgets reset alice
+grep -q '^budget of alice reset' "$AF_TMP/out" || af_fail "budgets reset: $(cat "$AF_TMP/out")"
+run 2 "$fc" budgets reset
 
 # ---- stats, --json, HTTPS ------------------------------------------------------------------
 run 0 "$fc" --json stats

@@ -43,6 +43,7 @@ typedef struct af_chat_t {
     long deltas;             /* text deltas so far: the output estimate of a cancel */
     uint64_t t0;
     struct s_save_t *save;   /* set while the turn is written to Redis before DONE */
+    unsigned long drops0;    /* af_gateway_dropped(gw) when the chat began */
 } af_chat_t;
 
 /* A completed turn waiting for its Redis write; DONE leaves when it lands. */
@@ -81,7 +82,6 @@ struct af_agent_t {
     s_load_t *loads;
     size_t nloads;
     long max_inflight;          /* 0: no bound */
-    unsigned long dropped_seen; /* af_gateways_dropped() at the last tick */
     int skip_load;          /* s_on_chat re-entered after a load: 1 read ok, 2 read failed */
     bool draining, finished;
     char drain_reason[32];
@@ -452,6 +452,7 @@ static void s_on_chat(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg)
     c->session_id = strdup(session_id ? session_id : "");
     c->user_text = s ? strdup(message->valuestring) : NULL;
     c->stream = stream;
+    c->drops0 = af_gateway_dropped(gw);
     c->model = strdup(p.model ? p.model : "");
     c->user = strdup(user ? user : "");
     c->in_tokens = -1;
@@ -822,25 +823,21 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
                      mi.arena / 1024, mi.uordblks / 1024, mi.fordblks / 1024, mi.hblkhd / 1024);
         }
     }
-    /* A message dropped at a gateway's high-water mark leaves a hole in some
-     * reply: end every chat in flight with an error rather than let a stream go
-     * on with a silent gap (if the ERROR is dropped too, the gateway's idle
-     * timeout ends the request). */
-    unsigned long dropped = af_gateways_dropped(self->gateways);
-    if (dropped != self->dropped_seen) {
-        af_error("event=replies_dropped count=%lu inflight_failed=%zu", dropped - self->dropped_seen,
-                 self->nchats);
-        self->dropped_seen = dropped;
-        for (af_chat_t *c = self->chats, *n; c; c = n) {
-            n = c->next;
-            if (c->save)
-                continue; /* complete: its DONE is on the way */
-            af_anthropic_cancel(&c->call);
-            af_agent_metrics_request(&self->m, c->model, "internal");
-            s_send_error(c->gw, c->req, "internal",
-                         "a reply was dropped at the gateway link's high-water mark", -1);
-            s_chat_end(c);
-        }
+    /* A message dropped on a gateway link (its peer gone, or at the high-water
+     * mark) may have left a hole in a reply: end the chats in flight on that
+     * link with an error rather than let a stream go on with a silent gap (if
+     * the ERROR is dropped too, the gateway's idle timeout ends the request). */
+    for (af_chat_t *c = self->chats, *n; c; c = n) {
+        n = c->next;
+        if (c->save || af_gateway_dropped(c->gw) == c->drops0)
+            continue; /* a complete turn's DONE is on its way */
+        af_warn("event=reply_dropped_chat_failed req=%s endpoint=%s", c->req,
+                af_gateway_endpoint(c->gw));
+        af_anthropic_cancel(&c->call);
+        af_agent_metrics_request(&self->m, c->model, "internal");
+        s_send_error(c->gw, c->req, "internal",
+                     "a reply was dropped on the gateway link (peer gone or high-water mark)", -1);
+        s_chat_end(c);
     }
     if (now - self->last_gw_hb_ns >= (uint64_t)self->heartbeat_ms * 1000000ull) {
         self->last_gw_hb_ns = now;

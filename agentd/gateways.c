@@ -22,6 +22,7 @@ struct af_gateway_t {
     size_t qlen, qcap, nqueue;
     bool is_static;
     bool mark; /* scratch for the diff */
+    unsigned long dropped; /* on this link: its chats in flight have a hole */
 };
 
 struct af_gateways_t {
@@ -70,6 +71,7 @@ static void s_flush_one(af_gateway_t *gw)
             zmq_send(handle, verb, vlen, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0 ||
             zmq_send(handle, body, blen, ZMQ_DONTWAIT) < 0) {
             gw->owner->dropped++;
+            gw->dropped++;
             af_debug("event=gateway_send_failed endpoint=%s errno=%d", gw->endpoint, errno);
         }
     }
@@ -335,6 +337,7 @@ int af_gateway_send_pair(af_gateway_t *gw, const char *verb, const char *req, co
 }
 
 unsigned long af_gateways_dropped(const af_gateways_t *self) { return self->dropped; }
+unsigned long af_gateway_dropped(const af_gateway_t *gw) { return gw->dropped; }
 
 const char *af_gateway_endpoint(const af_gateway_t *gw) { return gw->endpoint; }
 

@@ -48,6 +48,8 @@ int af_gateway_send_pair(af_gateway_t *gw, const char *verb, const char *req, co
 const char *af_gateway_endpoint(const af_gateway_t *gw);
 /* Messages dropped because a gateway was unreachable or full. */
 unsigned long af_gateways_dropped(const af_gateways_t *self);
+/* The same for one link. */
+unsigned long af_gateway_dropped(const af_gateway_t *gw);
 
 /* Sends HEARTBEAT {sessions, draining} on every link. */
 void af_gateways_heartbeat(af_gateways_t *self, size_t sessions, bool draining);

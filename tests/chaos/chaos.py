@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""Chaos run on loopback: the whole stack (Redis, fake Anthropic API, manager
+with its process provider, agents, two gateways) under a steady, bounded chat
+load, while each daemon is killed with SIGKILL in turn (an agent, the manager,
+a gateway), then half the agents at once. Killed daemons come back the way
+supervisord (manager, gateways) or the manager's auto-heal (agents) would
+bring them back.
+
+Every request ends as one of:
+  ok      200 with a complete reply: an acknowledged turn;
+  failed  the client was told: an HTTP error status, or a cut connection;
+  lost    no answer at all within the client timeout (must be 0).
+A gateway that refuses the connection (it is down) is not a failure: the
+client sends the same request to the other gateway, like a load balancer.
+At the end every acknowledged turn must be in its session's history in Redis
+(turns_lost), and the failures after each kill must not exceed the requests
+that were in flight when it happened. Last line:
+  requests=N ok=N failed=N lost=N turns_lost=N
+"""
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.environ.get("AF_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("AF_BIN", "bin")
+BIN = BIN if os.path.isabs(BIN) else os.path.join(ROOT, BIN)
+WORKERS = int(os.environ.get("CHAOS_WORKERS", "8"))
+SESSIONS_PER_WORKER = 3
+PAUSE_S = 0.05          # between a worker's requests
+BACKOFF_S = 0.3         # after a failure, like a client honouring Retry-After
+CLIENT_TIMEOUT_S = 20
+SETTLE_S = 5            # load between kills
+AGENTS = 4
+HEARTBEAT_MS = 300
+
+TMP = tempfile.mkdtemp(prefix="af-chaos.")
+procs = {}              # name -> Popen (only processes started here)
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, secs=10):
+    end = time.time() + secs
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def start(name, argv, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    out = open(os.path.join(TMP, name + ".log"), "ab")
+    procs[name] = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=e,
+                                   start_new_session=True)
+    return procs[name]
+
+
+def kill9(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+P = {k: free_port() for k in ("redis", "fake", "mgr", "mgr_metrics", "http1", "agent1", "http2", "agent2")}
+UPKEY = f"sk-chaos-{os.getpid()}-secret"
+KEYS = os.path.join(TMP, "keys")
+
+
+def start_manager():
+    env = {"AF_AGENTD_REDIS_URL": f"redis://127.0.0.1:{P['redis']}",
+           "AF_AGENTD_RATE_LIMIT": "1000000",
+           "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{P['fake']}"}
+    start("manager", [f"{BIN}/manager", "--listen", f"tcp://127.0.0.1:{P['mgr']}",
+                      "--metrics-listen", f"127.0.0.1:{P['mgr_metrics']}",
+                      "--min-agents", str(AGENTS), "--max-agents", str(AGENTS * 2),
+                      "--heartbeat-ms", str(HEARTBEAT_MS),
+                      "--anthropic-key-file", os.path.join(TMP, "upstream.key")], env)
+
+
+def start_gateway(i):
+    start(f"gateway{i}", [f"{BIN}/gateway", "--listen", f"127.0.0.1:{P[f'http{i}']}",
+                          "--manager", f"tcp://127.0.0.1:{P['mgr']}",
+                          "--agent-listen", f"tcp://127.0.0.1:{P[f'agent{i}']}",
+                          "--keys-file", KEYS, "--heartbeat-ms", str(HEARTBEAT_MS),
+                          "--ip-rate", "0", "--user-rate", "0", "--gateway-id", f"chaos-gw{i}",
+                          "--redis-url", f"redis://127.0.0.1:{P['redis']}"])
+    wait_port(P[f"http{i}"])
+
+
+def agent_pids():
+    """agentd processes of this run: the ones pointed at our manager's port."""
+    out = []
+    needle = f"tcp://127.0.0.1:{P['mgr']}".encode()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read().split(b"\0")
+        except OSError:
+            continue
+        if cmd and cmd[0].endswith(b"/agentd") and needle in cmd:
+            out.append(int(d))
+    return sorted(out)
+
+
+def http_req(port, method, path, body=None, key=None, timeout=5):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    h = {"content-type": "application/json"}
+    if key:
+        h["x-api-key"] = key
+    c.request(method, path, json.dumps(body) if body is not None else None, h)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+# ---- load ------------------------------------------------------------------
+
+lock = threading.Lock()
+stats = {"requests": 0, "ok": 0, "failed": 0, "lost": 0, "failover": 0}
+inflight = [0]
+failures = []           # (time, detail)
+acked = {}              # session -> [user messages acknowledged, in order]
+stop = threading.Event()
+
+
+def one_request(ports, session, text):
+    """Returns ("ok", body) | ("failed", why) | ("lost", why) | ("refused", why)."""
+    port = ports[0]
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=CLIENT_TIMEOUT_S)
+    try:
+        c.connect()
+    except (ConnectionRefusedError, socket.timeout, OSError) as e:
+        return "refused", str(e)
+    try:
+        c.request("POST", "/v1/chat", json.dumps({"session_id": session, "message": text}),
+                  {"content-type": "application/json", "x-api-key": KEY})
+        r = c.getresponse()
+        data = r.read()
+    except socket.timeout:
+        return "lost", "no answer within the client timeout"
+    except (ConnectionError, http.client.HTTPException, OSError) as e:
+        return "failed", f"connection cut: {type(e).__name__}"
+    finally:
+        c.close()
+    if r.status != 200:
+        try:
+            err = json.loads(data)["error"]
+            return "failed", f"{r.status} {err['type']}: {err['message'][:80]}"
+        except (ValueError, KeyError, TypeError):
+            return "lost", f"{r.status} without an error body"
+    try:
+        j = json.loads(data)
+    except ValueError:
+        return "lost", "200 with a body that is not JSON"
+    if j.get("status") != "completed" or j.get("session_id") != session or "content" not in j:
+        return "lost", "200 without a completed turn"
+    return "ok", j
+
+
+def worker(w):
+    sessions = [f"se_chaos_{os.getpid()}_{w}_{k}" for k in range(SESSIONS_PER_WORKER)]
+    n = 0
+    rnd = random.Random(w)
+    while not stop.is_set():
+        s = sessions[n % len(sessions)]
+        n += 1
+        text = f"w{w} {s[-1]} turn {n}"
+        ports = [P["http1"], P["http2"]]
+        if rnd.random() < 0.5:
+            ports.reverse()
+        with lock:
+            stats["requests"] += 1
+            inflight[0] += 1
+        result, detail = one_request(ports, s, text)
+        if result == "refused":  # that gateway is down: the other one, once
+            with lock:
+                stats["failover"] += 1
+            result, detail = one_request(ports[1:], s, text)
+            if result == "refused":
+                result, detail = "failed", "both gateways refused the connection"
+        with lock:
+            inflight[0] -= 1
+            stats[result] += 1
+            if result == "ok":
+                acked.setdefault(s, []).append(text)
+            else:
+                failures.append((time.time(), f"{result}: {detail}"))
+        time.sleep(BACKOFF_S if result != "ok" else PAUSE_S)
+
+
+def main():
+    global KEY
+    for b in ("fake-anthropic", "manager", "agentd", "gateway"):
+        if not os.access(f"{BIN}/{b}", os.X_OK):
+            sys.exit(f"missing {BIN}/{b}")
+    if not shutil.which("redis-server"):
+        sys.exit("redis-server not installed")
+    KEY = subprocess.run([f"{BIN}/gateway", "--add-key", "chaos", "user", "--keys-file", KEYS],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    with open(os.path.join(TMP, "upstream.key"), "w") as f:
+        f.write(UPKEY + "\n")
+    start("redis", ["redis-server", "--port", str(P["redis"]), "--bind", "127.0.0.1",
+                    "--save", "", "--appendonly", "no"])
+    # A little upstream latency so that requests are in flight at each kill.
+    start("fake", [f"{BIN}/fake-anthropic", "--listen", f"127.0.0.1:{P['fake']}",
+                   "--api-key", UPKEY, "--latency-ms", "30"])
+    wait_port(P["redis"])
+    wait_port(P["fake"])
+    start_manager()
+    start_gateway(1)
+    start_gateway(2)
+    for i in (1, 2):
+        end = time.time() + 30
+        while time.time() < end:
+            try:
+                st, data = http_req(P[f"http{i}"], "GET", "/readyz")
+                if st == 200 and json.loads(data).get("agents") == AGENTS:
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        else:
+            raise RuntimeError(f"gateway {i}: {AGENTS} agents never became ready")
+    log(f"stack up: {AGENTS} agents, 2 gateways, Redis; {WORKERS} workers x {SESSIONS_PER_WORKER} sessions")
+
+    threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(WORKERS)]
+    [t.start() for t in threads]
+    time.sleep(SETTLE_S)
+
+    kills = []  # (name, time, inflight at the kill)
+
+    def mark(name):
+        with lock:
+            kills.append((name, time.time(), inflight[0]))
+        log(f"kill -9 {name} (requests in flight: {kills[-1][2]})")
+
+    pids = agent_pids()
+    mark(f"agent pid {pids[0]}")
+    kill9(pids[0])
+    time.sleep(SETTLE_S)
+
+    mark("manager")
+    kill9(procs["manager"].pid)
+    procs["manager"].wait()
+    time.sleep(1)
+    start_manager()
+    time.sleep(SETTLE_S)
+
+    mark("gateway1")
+    kill9(procs["gateway1"].pid)
+    procs["gateway1"].wait()
+    time.sleep(1)
+    start_gateway(1)
+    time.sleep(SETTLE_S)
+
+    pids = agent_pids()
+    half = pids[: max(1, len(pids) // 2)]
+    mark(f"half the agents ({len(half)} of {len(pids)}: pids {' '.join(map(str, half))})")
+    for p in half:
+        kill9(p)
+    time.sleep(SETTLE_S + 3)
+
+    stop.set()
+    [t.join(CLIENT_TIMEOUT_S + 5) for t in threads]
+    log(f"load stopped; failover to the other gateway on refused connections: {stats['failover']}")
+
+    # Failures per kill window, bounded by what was in flight at the kill.
+    bounded = True
+    bounds = [k[1] for k in kills] + [float("inf")]
+    before = sum(1 for t, _ in failures if t < kills[0][1])
+    if before:
+        log(f"failures before the first kill: {before}")
+        bounded = False
+    for i, (name, t0, infl) in enumerate(kills):
+        win = [d for t, d in failures if bounds[i] <= t < bounds[i + 1]]
+        ok = len(win) <= infl
+        bounded = bounded and ok
+        log(f"after kill -9 {name}: failed_with_error={len(win)} in_flight_at_kill={infl}"
+            f" {'ok' if ok else 'OVER'}")
+        for d in sorted(set(win)):
+            log(f"    {sum(1 for x in win if x == d)} x {d}")
+
+    # Every acknowledged turn must be in Redis, in order.
+    turns_lost = 0
+    for s, texts in acked.items():
+        raw = subprocess.run(["redis-cli", "-p", str(P["redis"]), "GET", f"session:{s}"],
+                             capture_output=True, text=True).stdout.strip()
+        try:
+            msgs = json.loads(raw)["messages"] if raw else []
+        except (ValueError, KeyError):
+            msgs = []
+        users = [m["content"] for m in msgs if m.get("role") == "user"]
+        pos = 0
+        for t in texts:
+            try:
+                pos = users.index(t, pos) + 1
+            except ValueError:
+                turns_lost += 1
+    log(f"acknowledged turns: {sum(len(v) for v in acked.values())} in {len(acked)} sessions")
+    print(f"requests={stats['requests']} ok={stats['ok']} failed={stats['failed']} "
+          f"lost={stats['lost']} turns_lost={turns_lost}", flush=True)
+    return 0 if stats["lost"] == 0 and turns_lost == 0 and bounded and stats["ok"] > 0 else 1
+
+
+def cleanup():
+    stop.set()
+    for name in ("gateway1", "gateway2", "manager", "fake", "redis"):
+        p = procs.get(name)
+        if p and p.poll() is None:
+            p.terminate()
+    deadline = time.time() + 5
+    for p in procs.values():
+        try:
+            p.wait(max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+    # Agents the manager did not take down (e.g. orphaned by its kill -9).
+    for pid in agent_pids():
+        kill9(pid)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # the bound in run.sh: clean up
+    rc = 1
+    try:
+        rc = main()
+    except Exception as e:  # report, clean up, fail
+        log(f"chaos run aborted: {e}")
+    finally:
+        cleanup()
+        if rc != 0:
+            for f in sorted(os.listdir(TMP)):
+                if f.endswith(".log"):
+                    print(f"--- {f} (tail)", file=sys.stderr)
+                    with open(os.path.join(TMP, f), "rb") as fh:
+                        sys.stderr.write(b"".join(fh.readlines()[-15:]).decode(errors="replace"))
+        shutil.rmtree(TMP, ignore_errors=True)
+    sys.exit(rc)

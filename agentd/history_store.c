@@ -258,12 +258,13 @@ int af_history_apply(af_session_t *s, const cJSON *doc)
     s->max_tokens = mt >= 1 && mt <= 200000 ? (uint32_t)mt : 0;
     double t = s_num(doc, "temperature", NAN);
     s->temperature = t >= 0 && t <= 1 ? t : NAN;
+    /* Bounded before the casts: a double past 2^64 does not convert. */
     double c = s_num(doc, "created_ms", 0);
-    if (c > 0)
+    if (c > 0 && c < 1e15)
         s->created_ms = (uint64_t)c;
     const cJSON *usage = cJSON_GetObjectItemCaseSensitive(doc, "usage");
     double in = s_num(usage, "input_tokens", 0), out = s_num(usage, "output_tokens", 0);
-    s->input_tokens = in > 0 ? (uint64_t)in : 0;
-    s->output_tokens = out > 0 ? (uint64_t)out : 0;
+    s->input_tokens = in > 0 && in < 1e15 ? (uint64_t)in : 0;
+    s->output_tokens = out > 0 && out < 1e15 ? (uint64_t)out : 0;
     return 0;
 }

@@ -17,8 +17,10 @@ prom="http://127.0.0.1:$OPS_PROM"
 for _ in $(seq 200); do curl -fsS -o /dev/null "$prom/-/ready" 2>/dev/null && break; sleep 0.1; done
 curl -fsS -o /dev/null "$prom/-/ready" || af_fail "prometheus not ready: $(tail -5 "$AF_VAR/log/prometheus.log")"
 grep -q "monitor:  Prometheus $prom" "$AF_TMP/run-local.log" || af_fail "banner lacks the Prometheus address"
-ops_ctl status prometheus | grep -q RUNNING || af_fail "prometheus not RUNNING under supervisord"
-ops_ctl status alertmanager | grep -q RUNNING || af_fail "alertmanager not RUNNING under supervisord"
+for prog in prometheus alertmanager; do   # RUNNING once up for startsecs (2 s)
+  for _ in $(seq 100); do ops_ctl status "$prog" | grep -q RUNNING && break; sleep 0.1; done
+  ops_ctl status "$prog" | grep -q RUNNING || af_fail "$prog not RUNNING under supervisord"
+done
 
 # Three live sessions on the pool.
 export FLEET_TOKEN

@@ -119,7 +119,17 @@ static void s_issue(conn_t *c, double start)
         evhttp_add_header(h, s_headers[i], v);
         *colon = ':';
     }
-    evbuffer_add(evhttp_request_get_output_buffer(req), s_body, strlen(s_body));
+    /* "{seq}" in the body becomes a per-request number (unique requests, e.g.
+     * response-cache misses in bench/cache.sh). */
+    const char *seq = strstr(s_body, "{seq}");
+    struct evbuffer *out = evhttp_request_get_output_buffer(req);
+    if (seq) {
+        evbuffer_add(out, s_body, (size_t)(seq - s_body));
+        evbuffer_add_printf(out, "%llu", (unsigned long long)s_sent);
+        evbuffer_add(out, seq + 5, strlen(seq + 5));
+    } else {
+        evbuffer_add(out, s_body, strlen(s_body));
+    }
     c->busy = true;
     c->start = start;
     c->ttft = -1;

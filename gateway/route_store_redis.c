@@ -1,8 +1,9 @@
 /* Redis route store. See route_store.h.
  * Every write goes to Redis and to the in-memory copy; a get asks Redis and
- * falls back to the copy when Redis is down, fails, or has no such key (a
- * route written while Redis was down exists only here). Redis wins when it
- * answers: another gateway may have moved the session since. */
+ * falls back to the copy only when Redis is down or the read fails. When Redis
+ * answers it wins, "no such key" included: another gateway may have moved or
+ * dropped the session since (a route that only this copy has was written while
+ * Redis was down; placing the session again is safe, its history is in Redis). */
 #include "route_store.h"
 
 #include "log.h"
@@ -60,12 +61,13 @@ static void s_on_get(void *arg, redisReply *reply, const char *err)
         sscanf(reply->str, "%63s %63s", agent, user) == 2 && af_id_valid(agent, 63)) {
         af_route_store_put(st->mem, g->session_id, agent, user);
         g->cb(true, agent, user, g->arg);
+    } else if (!err && reply->type == REDIS_REPLY_NIL) {
+        af_route_store_del(st->mem, g->session_id);
+        g->cb(false, NULL, NULL, g->arg);
     } else {
-        if (err) {
-            af_metric_inc(st->m_fallbacks, "get");
-            af_warn("event=route_get_failed session_id=%s err=\"%s\" fallback=memory",
-                    g->session_id, err);
-        }
+        af_metric_inc(st->m_fallbacks, "get");
+        af_warn("event=route_get_failed session_id=%s err=\"%s\" fallback=memory", g->session_id,
+                err ? err : "malformed route");
         af_route_store_get(st->mem, g->session_id, g->cb, g->arg);
     }
     free(g);

@@ -16,6 +16,7 @@ ops_stack_start 10
 prom="http://127.0.0.1:$OPS_PROM"
 for _ in $(seq 200); do curl -fsS -o /dev/null "$prom/-/ready" 2>/dev/null && break; sleep 0.1; done
 curl -fsS -o /dev/null "$prom/-/ready" || af_fail "prometheus not ready: $(tail -5 "$AF_VAR/log/prometheus.log")"
+for _ in $(seq 50); do grep -q "monitor:  Prometheus $prom" "$AF_TMP/run-local.log" && break; sleep 0.1; done
 grep -q "monitor:  Prometheus $prom" "$AF_TMP/run-local.log" || af_fail "banner lacks the Prometheus address"
 for prog in prometheus alertmanager; do   # RUNNING once up for startsecs (2 s)
   for _ in $(seq 100); do ops_ctl status "$prog" | grep -q RUNNING && break; sleep 0.1; done

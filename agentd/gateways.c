@@ -1,6 +1,7 @@
 /* Gateway data links. See gateways.h. */
 #include "gateways.h"
 
+#include "curve.h"
 #include "log.h"
 #include "wire.h"
 #include "zev.h"
@@ -138,7 +139,7 @@ static af_gateway_t *s_open(af_gateways_t *self, const char *endpoint, bool is_s
     zsock_set_sndhwm(gw->sock, 100000);
     zsock_set_rcvhwm(gw->sock, 100000);
     zsock_set_immediate(gw->sock, 1);
-    if (zsock_connect(gw->sock, "%s", endpoint) < 0) {
+    if (af_curve_client(gw->sock, "gateway") < 0 || zsock_connect(gw->sock, "%s", endpoint) < 0) {
         af_warn("event=gateway_connect_failed endpoint=%s", endpoint);
         zsock_destroy(&gw->sock);
         free(gw->endpoint);

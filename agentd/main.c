@@ -5,7 +5,9 @@
 #include "agent.h"
 #include "codec.h"
 #include "config.h"
+#include "curve.h"
 #include "log.h"
+#include "privdrop.h"
 #include "proto.h"
 #include "util.h"
 
@@ -21,6 +23,7 @@ static char *o_id, *o_owner, *o_image, *o_manager, *o_gateway, *o_metrics_listen
 static long o_cores, o_memory_mb, o_capacity, o_heartbeat_ms, o_max_tokens, o_max_retries,
     o_timeout_ms, o_max_body, o_batch_us, o_max_inflight;
 static double o_ttl, o_rate, o_retry_base;
+static char *o_curve_dir, *o_user; /* security: common/curve.h, common/privdrop.h */
 static bool o_delayed_ack;
 
 static af_opt_t s_opts[] = {
@@ -64,6 +67,10 @@ static af_opt_t s_opts[] = {
      "keep session histories in Redis (redis://host:port[/db]; '' = memory only)", false},
     {"max-inflight", AF_OPT_INT, &o_max_inflight, "400",
      "CHATs in flight before new ones are refused with 'capacity' + retry_after (0 = no bound)",
+     false},
+    {"curve-dir", AF_OPT_STR, &o_curve_dir, NULL,
+     "CURVE certificate directory (scripts/make-certs.sh); empty: plaintext", false},
+    {"user", AF_OPT_STR, &o_user, NULL, "when started as root, run as this user after binding",
      false},
     {0},
 };
@@ -158,7 +165,10 @@ int main(int argc, char **argv)
         .upstream_delayed_ack = o_delayed_ack, .api_key = key, .join_token = o_join_token,
         .redis_url = o_redis_url, .max_inflight = o_max_inflight,
     };
-    af_agent_t *agent = base ? af_agent_new(base, &ao) : NULL;
+    af_agent_t *agent =
+        base && af_curve_init(base, o_curve_dir, "agentd") == 0 ? af_agent_new(base, &ao) : NULL;
+    if (agent && af_privdrop(o_user) < 0)
+        af_agent_destroy(&agent);
     struct event *sigterm = NULL, *sigint = NULL;
     if (agent) {
         sigterm = evsignal_new(base, SIGTERM, s_on_signal, agent);
@@ -173,6 +183,7 @@ int main(int argc, char **argv)
     if (sigint)
         event_free(sigint);
     af_agent_destroy(&agent);
+    af_curve_shutdown();
     if (base)
         event_base_free(base);
     curl_global_cleanup();

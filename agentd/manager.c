@@ -13,6 +13,7 @@
  * READYs. A READY that could not be sent is retried after 100 ms. */
 #include "manager.h"
 
+#include "curve.h"
 #include "log.h"
 #include "util.h"
 #include "zev.h"
@@ -193,7 +194,8 @@ af_manager_t *af_manager_new(struct event_base *base, const char *endpoint, cons
     zsock_set_identity(self->sock, agent_id);
     zsock_set_linger(self->sock, 1000); /* BYE must get out at exit */
     zsock_set_immediate(self->sock, 1);
-    if (zsock_connect(self->sock, "%s", endpoint) < 0) {
+    if (af_curve_client(self->sock, "manager") < 0 ||
+        zsock_connect(self->sock, "%s", endpoint) < 0) {
         af_error("event=manager_connect_failed endpoint=%s", endpoint);
         af_manager_destroy(&self);
         return NULL;

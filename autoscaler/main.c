@@ -5,7 +5,9 @@
  * configuration and wires modules: defaults -> config -> init -> listeners -> loop. */
 #include "config.h"
 #include "controller.h"
+#include "curve.h"
 #include "log.h"
+#include "privdrop.h"
 #include "simulate.h"
 
 #include <event2/event.h>
@@ -22,6 +24,7 @@ typedef struct {
     double spawn_lead_s, spawn_delay_s, alpha, beta, hpa_target, request_timeout_s;
     long min_agents, max_agents, sessions_per_agent;
     bool aggressive, predictive, json, dry_run;
+    char *curve_dir, *user; /* security: common/curve.h, common/privdrop.h */
 } s_opts_t;
 
 static int s_check_simulate(const s_opts_t *o, char *err, size_t errlen)
@@ -80,6 +83,10 @@ int main(int argc, char **argv)
         {"plot", AF_OPT_STR, &o.plot, NULL, "simulate: write an SVG of demand vs capacity here", false},
         {"codec", AF_OPT_STR, &o.codec, "cbor", "wire codec: cbor | json", false},
         {"log-level", AF_OPT_STR, &o.log_level, "info", "debug | info | warn | error", false},
+        {"curve-dir", AF_OPT_STR, &o.curve_dir, NULL,
+         "CURVE certificate directory (scripts/make-certs.sh); empty: plaintext", false},
+        {"user", AF_OPT_STR, &o.user, NULL, "when started as root, run as this user after binding",
+         false},
         {NULL, 0, NULL, NULL, NULL, false},
     };
     int rc = af_config_load(opts, "autoscaler",
@@ -157,7 +164,11 @@ int main(int argc, char **argv)
 
     /* init -> listeners -> loop */
     struct event_base *base = event_base_new();
-    af_controller_t *ctl = base ? af_controller_new(base, &cc) : NULL;
+    af_controller_t *ctl =
+        base && af_curve_init(base, o.curve_dir, "autoscaler") == 0 ? af_controller_new(base, &cc)
+                                                                     : NULL;
+    if (ctl && af_privdrop(o.user) < 0)
+        af_controller_destroy(&ctl);
     struct event *sigterm = NULL, *sigint = NULL;
     rc = 1;
     if (ctl) {
@@ -173,6 +184,7 @@ int main(int argc, char **argv)
     if (sigint)
         event_free(sigint);
     af_controller_destroy(&ctl);
+    af_curve_shutdown();
     if (base)
         event_base_free(base);
     af_config_free(opts);

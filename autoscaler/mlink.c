@@ -7,6 +7,7 @@
  * callers never re-enter themselves. */
 #include "mlink.h"
 
+#include "curve.h"
 #include "log.h"
 #include "zev.h"
 
@@ -99,7 +100,8 @@ af_mlink_t *af_mlink_new(struct event_base *base, const char *endpoint, af_codec
     zsock_set_identity(self->sock, id);
     zsock_set_linger(self->sock, 0);
     zsock_set_immediate(self->sock, 1);
-    if (zsock_connect(self->sock, "%s", endpoint) < 0) {
+    if (af_curve_client(self->sock, "manager") < 0 ||
+        zsock_connect(self->sock, "%s", endpoint) < 0) {
         af_error("cannot connect endpoint=%s err=%s", endpoint, zmq_strerror(zmq_errno()));
         goto fail;
     }

@@ -4,6 +4,7 @@
  * table by numeric id (req = "<gateway_id>-a<id>"). */
 #include "agent_link.h"
 
+#include "curve.h"
 #include "log.h"
 #include "pending.h"
 #include "util.h"
@@ -257,6 +258,7 @@ af_alink_t *af_alink_new(struct event_base *base, const char *endpoint, const ch
     zsock_set_linger(self->sock, 0);
     zsock_set_sndhwm(self->sock, 100000);
     zsock_set_rcvhwm(self->sock, 100000);
+    af_curve_server(self->sock);
     if (zsock_bind(self->sock, "%s", endpoint) < 0) {
         af_error("event=agent_bind_failed endpoint=%s err=\"%s\"", endpoint, zmq_strerror(errno));
         goto fail;

@@ -9,12 +9,14 @@
 #include "codec.h"
 #include "config.h"
 #include "cost.h"
+#include "curve.h"
 #include "gateway.h"
 #include "log.h"
 #include "manager_link.h"
 #include "metrics.h"
 #include "overload.h"
 #include "pool_cache.h"
+#include "privdrop.h"
 #include "ratelimit.h"
 #include "route_store.h"
 #include "server.h"
@@ -29,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+static char *o_curve_dir, *o_user; /* security: common/curve.h, common/privdrop.h */
 static char *o_listen, *o_tls_listen, *o_tls_cert, *o_tls_key, *o_manager, *o_agent_listen,
     *o_agent_endpoint, *o_jwt_alg, *o_jwt_secret_file, *o_jwt_public_key_file, *o_keys_file,
     *o_default_model, *o_audit_log, *o_codec, *o_log_level, *o_gateway_id, *o_redis_url,
@@ -92,6 +95,10 @@ static af_opt_t s_opts[] = {
      "prices ('' = defaults; see docs/gateway.md)", false},
     {"redis-url", AF_OPT_STR, &o_redis_url, NULL,
      "redis://host:port[/db] for shared state ('' = everything in memory)", false},
+    {"curve-dir", AF_OPT_STR, &o_curve_dir, NULL,
+     "CURVE certificate directory (scripts/make-certs.sh); empty: plaintext", false},
+    {"user", AF_OPT_STR, &o_user, NULL, "when started as root, run as this user after binding",
+     false},
     {0},
 };
 
@@ -291,6 +298,7 @@ int main(int argc, char **argv)
     if (!gw.base || !gw.metrics || !gw.audit || !gw.routes || !gw.pool || (o_ip_rate > 0 && !gw.ip_limit) ||
         (o_user_rate > 0 && !gw.user_limit) || af_metrics_add_process(gw.metrics) < 0 ||
         af_gw_metrics_register(&gw) < 0 || af_overload_init(&gw) < 0 ||
+        af_curve_init(gw.base, o_curve_dir, "gateway") < 0 || af_curve_metrics(gw.metrics) < 0 ||
         !(gw.cost = af_cost_new(&gw, &cost_cfg)))
         goto done;
 
@@ -305,7 +313,7 @@ int main(int argc, char **argv)
     if (!gw.manager)
         goto done;
     server = af_gw_server_new(&gw, o_listen, o_tls_listen, tls);
-    if (!server)
+    if (!server || af_privdrop(o_user) < 0)
         goto done;
     sigterm = evsignal_new(gw.base, SIGTERM, s_on_signal, gw.base);
     sigint = evsignal_new(gw.base, SIGINT, s_on_signal, gw.base);
@@ -327,6 +335,7 @@ done:
     af_gw_server_destroy(&server); /* first: open requests drop their link work */
     af_mlink_destroy(&gw.manager);
     af_alink_destroy(&gw.agents);
+    af_curve_shutdown();
     af_ratelimit_destroy(&gw.user_limit);
     af_ratelimit_destroy(&gw.ip_limit);
     af_pool_cache_destroy(&gw.pool);

@@ -1,6 +1,7 @@
 /* Manager link. See manager_link.h. */
 #include "manager_link.h"
 
+#include "curve.h"
 #include "log.h"
 #include "pending.h"
 #include "util.h"
@@ -122,7 +123,8 @@ af_mlink_t *af_mlink_new(struct event_base *base, const char *endpoint, const ch
     zsock_set_linger(self->sock, 0);
     zsock_set_sndhwm(self->sock, 100000);
     zsock_set_rcvhwm(self->sock, 100000);
-    if (zsock_attach(self->sock, endpoint, false) < 0) {
+    if (af_curve_client(self->sock, "manager") < 0 ||
+        zsock_attach(self->sock, endpoint, false) < 0) {
         af_error("event=manager_connect_failed endpoint=%s", endpoint);
         goto fail;
     }

@@ -4,6 +4,7 @@
  * an ERROR is never answered. */
 #include "control.h"
 
+#include "curve.h"
 #include "log.h"
 #include "placement.h"
 
@@ -454,6 +455,7 @@ af_control_t *af_control_new(struct event_base *base, const char *listen, af_fle
     }
     zsock_set_router_mandatory(self->sock, 1);
     zsock_set_linger(self->sock, 0);
+    af_curve_server(self->sock);
     /* 1000 agents heartbeating at once must not hit the HWM. */
     zsock_set_sndhwm(self->sock, 100000);
     zsock_set_rcvhwm(self->sock, 100000);

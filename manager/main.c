@@ -2,10 +2,12 @@
  * modules: defaults -> config -> init -> listeners -> loop. */
 #include "config.h"
 #include "control.h"
+#include "curve.h"
 #include "fleet.h"
 #include "log.h"
 #include "manager_metrics.h"
 #include "metrics_http.h"
+#include "privdrop.h"
 #include "provider.h"
 #include "sd.h"
 
@@ -25,6 +27,7 @@ static const char *s_summary =
 typedef struct {
     char *listen, *advertise, *metrics_listen, *provider, *agentd_path, *hypercore_url;
     char *images, *codec, *log_level, *anthropic_key_file;
+    char *curve_dir, *user; /* security: common/curve.h, common/privdrop.h */
     long quota, min_agents, max_agents, capacity, heartbeat_ms, spawn_timeout_ms;
     long hypercore_timeout_ms, kill_grace_ms, max_body, batch_ms;
 } s_opts_t;
@@ -130,6 +133,10 @@ int main(int argc, char **argv)
         {"log-level", AF_OPT_STR, &o.log_level, "info", "debug | info | warn | error", false},
         {"anthropic-key-file", AF_OPT_STR, &o.anthropic_key_file, NULL,
          "file holding the Anthropic API key, handed to agents in WELCOME", true},
+        {"curve-dir", AF_OPT_STR, &o.curve_dir, NULL,
+         "CURVE certificate directory (scripts/make-certs.sh); empty: plaintext", false},
+        {"user", AF_OPT_STR, &o.user, NULL, "when started as root, run as this user after binding",
+         false},
         {0},
     };
     af_log_init("manager", AF_LOG_INFO);
@@ -225,6 +232,10 @@ int main(int argc, char **argv)
     if (af_mgr_metrics_init(&metrics, s_active_count, &fleet) < 0)
         goto done;
     metrics_ok = true;
+    if (af_curve_init(base, o.curve_dir, "manager") < 0 || af_curve_metrics(metrics.registry) < 0)
+        goto done;
+    if (af_curve_enabled())
+        setenv("AF_AGENTD_CURVE_DIR", o.curve_dir, 1); /* our agents inherit it */
     fleet = af_fleet_new(base, &fc, &metrics);
     if (!fleet)
         goto done;
@@ -246,6 +257,8 @@ int main(int argc, char **argv)
     if (!http)
         goto done;
     af_sd_attach(af_metrics_http_server(http), af_fleet_registry(fleet));
+    if (af_privdrop(o.user) < 0)
+        goto done;
     sigterm = evsignal_new(base, SIGTERM, s_on_signal, base);
     sigint = evsignal_new(base, SIGINT, s_on_signal, base);
     signal(SIGPIPE, SIG_IGN);
@@ -271,6 +284,7 @@ done:
     af_metrics_http_destroy(&http);
     af_control_destroy(&control);
     af_fleet_destroy(&fleet); /* stops every agent the provider owns */
+    af_curve_shutdown();
     if (metrics_ok)
         af_mgr_metrics_fini(&metrics);
     if (base)

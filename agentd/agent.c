@@ -504,6 +504,10 @@ static void s_load_free(s_load_t *l)
     self->nloads--;
 }
 
+static void s_on_session_get(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg);
+static void s_on_session_delete(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg);
+
+/* The read is done: the verb that waited for it runs again (skip_load set). */
 static void s_on_loaded(void *arg, const cJSON *doc, const char *err)
 {
     s_load_t *l = arg;
@@ -536,13 +540,19 @@ static void s_on_loaded(void *arg, const cJSON *doc, const char *err)
         /* s NULL on capacity: s_on_chat refuses it with the right code. */
     }
     self->skip_load = err ? 2 : 1;
-    s_on_chat(self, l->gw, l->msg);
+    if (!strcmp(l->msg->verb, "SESSION_GET"))
+        s_on_session_get(self, l->gw, l->msg);
+    else if (!strcmp(l->msg->verb, "SESSION_DELETE"))
+        s_on_session_delete(self, l->gw, l->msg);
+    else
+        s_on_chat(self, l->gw, l->msg);
     self->skip_load = 0;
     s_load_free(l);
 }
 
-/* A CHAT for an unknown session: its history may be in Redis (the session was
- * on an agent that died). Returns true when the CHAT now waits for the read. */
+/* A CHAT (or SESSION_GET/DELETE) for an unknown session: its history may be in
+ * Redis (the session was on an agent that died). Returns true when the request
+ * now waits for the read. */
 static bool s_load_start(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg,
                          const char *session_id)
 {
@@ -551,7 +561,7 @@ static bool s_load_start(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg
     s_load_t *l = calloc(1, sizeof *l);
     cJSON *body = cJSON_Duplicate(msg->body, 1);
     if (l && body)
-        l->msg = af_msg_new("CHAT", msg->req, body);
+        l->msg = af_msg_new(msg->verb, msg->req, body);
     else
         cJSON_Delete(body);
     if (!l || !l->msg) {
@@ -610,6 +620,7 @@ static void s_on_cancel(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg)
     s_chat_cancel(c, true);
 }
 
+/* NULL when the request is answered (not found) or waits for a history read. */
 static af_session_t *s_owned_session(af_agent_t *self, af_gateway_t *gw, const af_msg_t *msg)
 {
     const char *id = af_msg_str(msg, "session_id");
@@ -620,6 +631,8 @@ static af_session_t *s_owned_session(af_agent_t *self, af_gateway_t *gw, const a
         return NULL;
     }
     af_session_t *s = af_sessions_get(self->sessions, id);
+    if (!s && !self->skip_load && s_load_start(self, gw, msg, id))
+        return NULL; /* s_on_loaded runs the verb again */
     if (!s || strcmp(s->user, user) != 0) {
         s_send_error(gw, msg->req, "not_found", "no such session", -1);
         return NULL;

@@ -180,30 +180,77 @@ static void s_session_final(const af_msg_t *msg, af_alink_end_t why, void *arg)
 
 static const af_alink_handlers_t s_session_handlers = {NULL, s_session_final};
 
+/* Sends SESSION_GET/DELETE for r->session_id, owned by r->owner, to
+ * r->agent_id. false: that agent is not connected to this gateway. */
+static bool s_session_send(af_gw_req_t *r)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "session_id", r->session_id);
+    cJSON_AddStringToObject(body, "user", r->owner);
+    r->alink_handle = af_alink_send(r->gw->agents, r->agent_id,
+                                    r->kind == 'D' ? "SESSION_DELETE" : "SESSION_GET", body,
+                                    r->gw->request_timeout_ms, &s_session_handlers, r);
+    if (!r->alink_handle)
+        return false;
+    r->on_gone = s_session_gone;
+    af_gw_req_watch_close(r);
+    return true;
+}
+
+/* A session whose agent is gone (or that no route names) may still have its
+ * history in Redis: the placed agent loads it (docs/agentd.md). */
+static void s_session_placed(af_gw_req_t *r, const af_msg_t *ok)
+{
+    const char *aid = af_msg_str(ok, "agent_id");
+    if (!aid || !af_validate_id(aid)) {
+        af_gw_reply_error(r, 502, "api_error", "the manager's PLACE reply has no agent_id");
+        return;
+    }
+    snprintf(r->agent_id, sizeof r->agent_id, "%.63s", aid);
+    if (!s_session_send(r)) {
+        af_gw_reply_retry(r, 503, "overloaded_error", 1,
+                          "agent %s is not connected to this gateway yet", r->agent_id);
+        return;
+    }
+    if (r->kind != 'D')
+        af_route_store_put(r->gw->routes, r->session_id, r->agent_id, r->owner);
+}
+
+static void s_session_place(af_gw_req_t *r)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "session_id", r->session_id);
+    r->placed = true;
+    r->on_manager_ok = s_session_placed;
+    af_manager_call(r, "PLACE", body, 0);
+}
+
 static void s_on_session_route(bool found, const char *agent_id, const char *user, void *arg)
 {
     af_gw_req_t *r = arg;
-    if (!found || !af_rbac_owns(&r->who, user)) {
+    r->on_gone = NULL;
+    if (found && !af_rbac_owns(&r->who, user)) {
         af_gw_reply_error(r, 404, "not_found_error", "session %s not found", r->session_id);
         return;
     }
-    snprintf(r->agent_id, sizeof r->agent_id, "%.63s", agent_id);
-    cJSON *body = cJSON_CreateObject();
-    cJSON_AddStringToObject(body, "session_id", r->session_id);
-    cJSON_AddStringToObject(body, "user", user);
-    r->alink_handle = af_alink_send(r->gw->agents, agent_id,
-                                    r->kind == 'D' ? "SESSION_DELETE" : "SESSION_GET", body,
-                                    r->gw->request_timeout_ms, &s_session_handlers, r);
-    if (!r->alink_handle) {
-        /* Its agent is gone, and the history with it. */
+    snprintf(r->owner, sizeof r->owner, "%.63s", found ? user : r->who.user);
+    if (found) {
+        snprintf(r->agent_id, sizeof r->agent_id, "%.63s", agent_id);
+        if (s_session_send(r))
+            return;
         af_route_store_del(r->gw->routes, r->session_id);
-        af_gw_reply_error(r, 404, "not_found_error", "session %s not found (its agent is gone)",
-                          r->session_id);
+    }
+    if (r->gw->redis && af_redis_up(r->gw->redis)) {
+        s_session_place(r);
         return;
     }
-    r->on_gone = s_session_gone;
-    af_gw_req_watch_close(r);
+    /* Without Redis the history lived only on that agent. */
+    af_gw_reply_error(r, 404, "not_found_error", found ? "session %s not found (its agent is gone)"
+                                                       : "session %s not found",
+                      r->session_id);
 }
+
+static void s_session_route_gone(af_gw_req_t *r) { af_route_store_cancel(r->gw->routes, r); }
 
 static void s_session(af_gw_req_t *r, int kind)
 {
@@ -214,6 +261,7 @@ static void s_session(af_gw_req_t *r, int kind)
     }
     snprintf(r->session_id, sizeof r->session_id, "%.63s", sid);
     r->kind = kind;
+    r->on_gone = s_session_route_gone; /* a Redis lookup answers later */
     af_route_store_get(r->gw->routes, r->session_id, s_on_session_route, r);
 }
 

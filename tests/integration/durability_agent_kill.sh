@@ -68,6 +68,17 @@ kill -9 "$VPID"
 af_eq "$(R GET "session:$s" | jq -r '.messages|length')" 6 "turn 3 in Redis when DONE arrived"
 af_eq "$(R GET "session:$s" | jq -r '.messages[4].content')" "s1 turn 3" "turn 3's user message"
 
+af_log "its history is readable at once, from another agent that loads it"
+for _ in $(seq 50); do
+  c=$(curl -s -o "$AF_TMP/h" -w '%{http_code}' -H "x-api-key: $ALICE" "$G/v1/sessions/$s")
+  [ "$c" = 503 ] || break; sleep 0.1 # the manager has not seen the death yet: Retry-After
+done
+af_eq "$c" 200 "history of the dead agent's session ($(cat "$AF_TMP/h"))"
+af_eq "$(jq -r '.messages|length' "$AF_TMP/h")" 6 "every acknowledged turn readable"
+[ "$(jq -r .agent_id "$AF_TMP/h")" != "$VICTIM" ] || af_fail "history served by the dead agent?"
+af_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $ALICE" "$G/v1/sessions/se_never_$$")" 404 \
+  "a session that never existed"
+
 af_log "every session of the dead agent goes on elsewhere with its full history"
 moved=0
 for i in "${!SESSIONS[@]}"; do

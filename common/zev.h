@@ -25,7 +25,15 @@ void af_zev_destroy(af_zev_t **self_p);
  * on the socket from outside the handler (inside it, the drain re-checks). */
 void af_zev_kick(af_zev_t *self);
 
-/* Messages handled so far (tests, metrics). */
+/* Coalescing for busy sockets: with ms > 0, a wake-up that comes less than ms
+ * after the last drain is deferred until ms have passed, so a flood costs one
+ * wake-up per ms instead of one per message, for at most ms of added latency
+ * (a message after a quiet spell is still handled at once). 0 turns it off. */
+void af_zev_set_coalesce(af_zev_t *self, int ms);
+
+/* Messages handled so far, and wake-ups (callbacks from the loop, whether or
+ * not a message was waiting: the loop's cost) for tests and metrics. */
 uint64_t af_zev_handled(const af_zev_t *self);
+uint64_t af_zev_wakeups(const af_zev_t *self);
 
 #endif

@@ -20,17 +20,13 @@ struct af_control_t {
     zsock_t *sock;
     af_zev_t *zev;
     /* Coalescing under load (batch_ms > 0). A quiet socket is drained the moment
-     * a message arrives (zev on the loop's base). Above S_BUSY_RATE messages a
-     * second (a fleet heartbeating), the zev moves to a private base that the
-     * loop's timer polls without blocking every batch_ms: a thousand heartbeats
-     * a second then cost 1000/batch_ms wake-ups instead of one each, for at
-     * most batch_ms of added latency. Still one loop: the private base is
-     * never dispatched on its own. */
-    struct event_base *base, *zbase;
-    struct event *poll, *eval;
+     * a message arrives. Above S_BUSY_RATE messages a second (a fleet
+     * heartbeating), the zev coalesces wake-ups (af_zev_set_coalesce): a
+     * thousand heartbeats a second then cost 1000/batch_ms wake-ups instead of
+     * one each, for at most batch_ms of added latency. */
+    struct event *eval;
     int batch_ms;
     bool batched;
-    uint64_t handled_before; /* messages handled by zevs already destroyed */
     uint64_t last_total;
     af_fleet_t *fleet;
     af_mgr_metrics_t *metrics;
@@ -391,50 +387,23 @@ static void s_on_readable(zsock_t *sock, void *arg)
 
 #define S_BUSY_RATE 200 /* messages/s above which wake-ups are coalesced */
 
-static void s_on_poll(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    af_control_t *self = arg;
-    event_base_loop(self->zbase, EVLOOP_NONBLOCK);
-}
-
-static void s_on_readable(zsock_t *sock, void *arg);
-
-/* Re-attaches the socket's zev to the loop (immediate) or the private base
- * (batched). Runs from a timer, never inside the zev's own handler. */
-static int s_attach(af_control_t *self, bool batched)
-{
-    if (self->zev) {
-        self->handled_before += af_zev_handled(self->zev);
-        af_zev_destroy(&self->zev);
-    }
-    self->batched = batched;
-    if (batched) {
-        struct timeval tv = {self->batch_ms / 1000, (long)(self->batch_ms % 1000) * 1000};
-        event_add(self->poll, &tv);
-    } else if (self->poll)
-        event_del(self->poll);
-    self->zev = af_zev_new(batched ? self->zbase : self->base, self->sock, s_on_readable, self, 0);
-    af_fleet_set_socket(self->fleet, self->sock, self->zev);
-    return self->zev ? 0 : -1;
-}
-
 static void s_on_eval(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     af_control_t *self = arg;
-    uint64_t total = self->handled_before + (self->zev ? af_zev_handled(self->zev) : 0);
+    uint64_t total = af_zev_handled(self->zev);
     uint64_t rate = total - self->last_total;
     self->last_total = total;
     if (!self->batched && rate > S_BUSY_RATE) {
         af_info("event=control_batching on=1 rate=%llu batch_ms=%d", (unsigned long long)rate,
                 self->batch_ms);
-        s_attach(self, true);
+        self->batched = true;
+        af_zev_set_coalesce(self->zev, self->batch_ms);
     } else if (self->batched && rate < S_BUSY_RATE / 2) {
         af_info("event=control_batching on=0 rate=%llu", (unsigned long long)rate);
-        s_attach(self, false);
+        self->batched = false;
+        af_zev_set_coalesce(self->zev, 0);
     }
 }
 
@@ -473,21 +442,20 @@ af_control_t *af_control_new(struct event_base *base, const char *listen, af_fle
             return NULL;
         }
     }
-    self->base = base;
     self->batch_ms = batch_ms;
+    self->zev = af_zev_new(base, self->sock, s_on_readable, self, 0);
+    if (!self->zev) {
+        af_control_destroy(&self);
+        return NULL;
+    }
+    af_fleet_set_socket(self->fleet, self->sock, self->zev);
     if (batch_ms > 0) {
-        self->zbase = event_base_new();
-        self->poll = self->zbase ? event_new(base, -1, EV_PERSIST, s_on_poll, self) : NULL;
-        self->eval = self->poll ? event_new(base, -1, EV_PERSIST, s_on_eval, self) : NULL;
+        self->eval = event_new(base, -1, EV_PERSIST, s_on_eval, self);
         struct timeval sec = {1, 0};
         if (!self->eval || event_add(self->eval, &sec) < 0) {
             af_control_destroy(&self);
             return NULL;
         }
-    }
-    if (s_attach(self, false) < 0) {
-        af_control_destroy(&self);
-        return NULL;
     }
     af_info("event=control_listening listen=%s", listen);
     return self;
@@ -501,12 +469,8 @@ void af_control_destroy(af_control_t **self_p)
     if (self->fleet)
         af_fleet_set_socket(self->fleet, NULL, NULL);
     af_zev_destroy(&self->zev);
-    if (self->poll)
-        event_free(self->poll);
     if (self->eval)
         event_free(self->eval);
-    if (self->zbase)
-        event_base_free(self->zbase);
     zsock_destroy(&self->sock);
     free(self);
     *self_p = NULL;

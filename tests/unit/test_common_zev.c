@@ -260,6 +260,67 @@ static void test_peer_stops_reading(void **state)
     event_base_free(base);
 }
 
+/* ---- coalescing ------------------------------------------------------------- */
+
+typedef struct {
+    int got;
+    struct event_base *base;
+} s_count_t;
+
+static void s_count_handler(zsock_t *sock, void *arg)
+{
+    s_count_t *st = arg;
+    zmsg_t *m = zmsg_recv(sock); /* ROUTER: [id][body] */
+    zmsg_destroy(&m);
+    if (++st->got == 2000)
+        event_base_loopexit(st->base, NULL);
+}
+
+/* Thread: 2000 messages at a steady pace over about 200 ms. */
+static void s_trickler(zsock_t *pipe, void *args)
+{
+    zsock_t *d = zsock_new_dealer((const char *)args);
+    zsock_signal(pipe, 0);
+    for (int i = 0; i < 2000; i++) {
+        zstr_send(d, "tick");
+        if (i % 10 == 9)
+            zclock_sleep(1);
+    }
+    char *term = zstr_recv(pipe);
+    zstr_free(&term);
+    zsock_destroy(&d);
+}
+
+static void test_coalesce(void **state)
+{
+    (void)state;
+    for (int coalesce = 0; coalesce <= 20; coalesce += 20) {
+        struct event_base *base = event_base_new();
+        char ep[64];
+        snprintf(ep, sizeof ep, "inproc://zev-coalesce-%d", coalesce);
+        zsock_t *router = zsock_new_router(ep);
+        assert_non_null(router);
+        s_count_t st = {.base = base};
+        af_zev_t *zev = af_zev_new(base, router, s_count_handler, &st, 0);
+        af_zev_set_coalesce(zev, coalesce);
+        zactor_t *t = zactor_new(s_trickler, ep);
+        struct event *to = evtimer_new(base, s_on_timeout, base);
+        evtimer_add(to, &s_s20);
+        event_base_dispatch(base);
+        assert_int_equal(st.got, 2000);
+        uint64_t wakeups = af_zev_wakeups(zev);
+        if (coalesce) /* ~200 ms of traffic in 20 ms windows: a handful, not hundreds */
+            assert_true(wakeups <= 30);
+        else
+            assert_true(wakeups > 30);
+        zactor_destroy(&t);
+        event_free(to);
+        af_zev_destroy(&zev);
+        zsock_destroy(&router);
+        event_base_free(base);
+    }
+}
+
 int main(void)
 {
     af_log_init("test", AF_LOG_ERROR);
@@ -267,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_burst_100k_with_echo),
         cmocka_unit_test(test_sends_outside_handler),
         cmocka_unit_test(test_peer_stops_reading),
+        cmocka_unit_test(test_coalesce),
     };
     int rc = cmocka_run_group_tests_name("zev", tests, NULL, NULL);
     zsys_shutdown();

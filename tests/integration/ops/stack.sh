@@ -5,6 +5,7 @@
 # ports, exports AF_VAR, OPS_HTTP, OPS_HTTPS, OPS_MGR_METRICS, OPS_AS_METRICS,
 # OPS_FAKE, OPS_MGR (tcp endpoint). Extra "KEY=value" lines may follow as args.
 ops_stack_env() {
+  OPS_ENV_ARGS=("$@")
   export AF_VAR="$AF_TMP/var"
   mkdir -p "$AF_VAR"
   OPS_HTTP=$(af_free_port); OPS_HTTPS=$(af_free_port)
@@ -46,6 +47,23 @@ trap _ops_exit EXIT
 # background; its pid is OPS_RUN_PID. Waits until the gateway is ready and
 # the manager reports at least $1 ready agents (default 10).
 ops_stack_start() {
+  local attempt
+  # Free ports are picked, then bound later: another test on the machine may
+  # take one in between. Then pick new ones and start again (once).
+  for attempt in 1 2; do
+    if _ops_stack_start_once "${1:-10}"; then return 0; fi
+    grep -q 'bind_failed\|already in use\|Address already in use' "$AF_TMP/run-local.log" "$AF_VAR"/log/*.log 2>/dev/null \
+      || { cat "$AF_TMP/run-local.log" >&2; af_fail "run-local.sh exited"; }
+    af_log "a port was taken meanwhile; new ports, attempt $((attempt + 1))"
+    rm -rf "$AF_VAR"
+    ops_stack_env "${OPS_ENV_ARGS[@]}"
+  done
+  cat "$AF_TMP/run-local.log" >&2
+  af_fail "run-local.sh exited twice"
+}
+
+# One start; returns 1 when run-local.sh exited before the stack was ready.
+_ops_stack_start_once() {
   local want="${1:-10}" i n=0
   # Its own process group with SIGINT at its default (a background job of a
   # script would ignore it), so ops_stack_stop can play a terminal's Ctrl-C.
@@ -53,7 +71,7 @@ ops_stack_start() {
   OPS_RUN_PID=$!
   _af_pids+=("$OPS_RUN_PID")
   for ((i = 0; i < 600; i++)); do
-    kill -0 "$OPS_RUN_PID" 2>/dev/null || { cat "$AF_TMP/run-local.log" >&2; af_fail "run-local.sh exited"; }
+    kill -0 "$OPS_RUN_PID" 2>/dev/null || { wait "$OPS_RUN_PID" 2>/dev/null || true; OPS_RUN_PID=; return 1; }
     n=$(curl -fsS "http://127.0.0.1:$OPS_MGR_METRICS/metrics" 2>/dev/null \
         | awk '$1 == "manager_agents{state=\"ready\"}" {print int($2)}' || true)
     if [ "${n:-0}" -ge "$want" ] && curl -fsS -o /dev/null "$FLEET_URL/readyz" 2>/dev/null; then

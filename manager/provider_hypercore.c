@@ -9,7 +9,7 @@
  * destroy ends in EXITED once Hypercore confirms (or says the VM is gone). */
 #include "provider.h"
 
-#include "http_client.h"
+#include "http_client.h" /* common/ */
 #include "log.h"
 
 #include <cjson/cJSON.h>

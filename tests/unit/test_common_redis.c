@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "redis.h"
+#include "testutil.h"
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -18,32 +19,6 @@
 #include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
-
-static int s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof sin;
-    bind(fd, (struct sockaddr *)&sin, sizeof sin);
-    getsockname(fd, (struct sockaddr *)&sin, &sl);
-    close(fd);
-    return ntohs(sin.sin_port);
-}
-
-static pid_t s_start_redis(int port)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        char p[16];
-        snprintf(p, sizeof p, "%d", port);
-        int devnull = open("/dev/null", 1);
-        dup2(devnull, 1);
-        execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
 
 typedef struct {
     struct event_base *base;
@@ -84,8 +59,8 @@ static void s_reply(void *arg, redisReply *r, const char *err)
 static void test_redis_lifecycle(void **state)
 {
     (void)state;
-    int port = s_free_port();
-    pid_t pid = s_start_redis(port);
+    int port = af_test_free_port();
+    pid_t pid = af_test_redis_start(port);
     s_ctx_t c = {.base = event_base_new()};
     char url[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", port);
@@ -108,14 +83,13 @@ static void test_redis_lifecycle(void **state)
     size_t lens[] = {3, 3, 3};
     assert_int_equal(af_redis_cmdargv(r, NULL, NULL, 3, argv, lens), 0);
     /* Redis dies: state goes down, commands fail at once. */
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    af_test_redis_stop(pid);
     RUN_UNTIL(&c, !af_redis_up(r), 5000);
     assert_false(af_redis_up(r));
     assert_int_equal(c.downs, 1);
     assert_int_equal(af_redis_cmd(r, s_reply, &c, "GET %s", "k"), -1);
     /* It comes back on the same port: reconnects by itself. */
-    pid = s_start_redis(port);
+    pid = af_test_redis_start(port);
     RUN_UNTIL(&c, af_redis_up(r), 8000);
     assert_true(af_redis_up(r));
     assert_int_equal(c.ups, 2);
@@ -125,8 +99,7 @@ static void test_redis_lifecycle(void **state)
     assert_string_equal(c.got, "v2");
     af_redis_destroy(&r);
     assert_null(r);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    af_test_redis_stop(pid);
     event_base_free(c.base);
 }
 

@@ -9,6 +9,7 @@
 #include "metrics_http.h"
 #include "privdrop.h"
 #include "provider.h"
+#include "secretbox.h"
 #include "sd.h"
 
 #include <errno.h>
@@ -28,6 +29,8 @@ typedef struct {
     char *listen, *advertise, *metrics_listen, *provider, *agentd_path, *hypercore_url;
     char *images, *codec, *log_level, *anthropic_key_file;
     char *curve_dir, *user; /* security: common/curve.h, common/privdrop.h */
+    char *master_key_file;  /* common/secretbox.h */
+    bool seal_secret;
     long quota, min_agents, max_agents, capacity, heartbeat_ms, spawn_timeout_ms;
     long hypercore_timeout_ms, kill_grace_ms, max_body, batch_ms;
 } s_opts_t;
@@ -137,6 +140,11 @@ int main(int argc, char **argv)
          "CURVE certificate directory (scripts/make-certs.sh); empty: plaintext", false},
         {"user", AF_OPT_STR, &o.user, NULL, "when started as root, run as this user after binding",
          false},
+        {"master-key-file", AF_OPT_STR, &o.master_key_file, NULL,
+         "AES-256-GCM master key (64 hex digits, mode 0600) opening a sealed --anthropic-key-file",
+         false},
+        {"seal-secret", AF_OPT_BOOL, &o.seal_secret, "false",
+         "tool: seal the line on stdin under --master-key-file, print it, exit", false},
         {0},
     };
     af_log_init("manager", AF_LOG_INFO);
@@ -185,7 +193,15 @@ int main(int argc, char **argv)
         return 2;
     }
     char *key = NULL;
-    if (o.anthropic_key_file && *o.anthropic_key_file && !(key = s_read_key(o.anthropic_key_file))) {
+    if (o.seal_secret) {
+        rc = af_secretbox_seal_stream(stdin, stdout, o.master_key_file);
+        af_config_free(opts);
+        return rc < 0 ? 1 : 0;
+    }
+    if (o.anthropic_key_file && *o.anthropic_key_file &&
+        (!(key = s_read_key(o.anthropic_key_file)) ||
+         af_secretbox_unseal_inplace(&key, o.master_key_file) < 0)) {
+        free(key);
         af_config_free(opts);
         return 2;
     }

@@ -38,7 +38,7 @@ SESSIONS_PER_WORKER = 3
 PAUSE_S = 0.05          # between a worker's requests
 BACKOFF_S = 0.3         # after a failure, like a client honouring Retry-After
 CLIENT_TIMEOUT_S = 20
-SETTLE_S = 5            # load between kills
+SETTLE_S = float(os.environ.get("CHAOS_SETTLE_S", "5"))  # load between kills
 AGENTS = 4
 HEARTBEAT_MS = 300
 

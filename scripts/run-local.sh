@@ -53,19 +53,28 @@ if [ ! -s "$AF_ENV_FILE" ]; then
   say "created $AF_ENV_FILE (edit it to change ports and options)"
 fi
 
-# The upstream: the real API when a key is given, else the fake.
+# The upstream: the real API when a key is given now, or was given before
+# (var/anthropic.key holds a real key: a restart by systemd or scripts/deploy
+# must not fall back to the fake), else the fake. AF_RUN_FAKE_UPSTREAM=1
+# forces the fake.
 set -a
 # shellcheck disable=SC1090
 . "$AF_ENV_FILE"
 set +a
-if [ -n "${ANTHROPIC_API_KEY:-}" ]; then
+fake_key=sk-ant-local-fake
+if [ -z "${ANTHROPIC_API_KEY:-}" ] && [ -z "${AF_RUN_FAKE_UPSTREAM:-}" ] && [ -s "$AF_VAR/anthropic.key" ] \
+   && [ "$(cat "$AF_VAR/anthropic.key")" != "$fake_key" ]; then
+  ANTHROPIC_API_KEY="$(cat "$AF_VAR/anthropic.key")"
+fi
+if [ -n "${ANTHROPIC_API_KEY:-}" ] && [ -z "${AF_RUN_FAKE_UPSTREAM:-}" ]; then
   printf '%s\n' "$ANTHROPIC_API_KEY" >"$AF_VAR/anthropic.key"
   unset ANTHROPIC_API_KEY ANTHROPIC_BASE_URL
   export AF_FAKE_ANTHROPIC_AUTOSTART=false
   upstream="https://api.anthropic.com (ANTHROPIC_API_KEY)"
 else
   # The fake accepts any non-empty key; agents still need one to send.
-  printf 'sk-ant-local-fake\n' >"$AF_VAR/anthropic.key"
+  unset ANTHROPIC_API_KEY
+  printf '%s\n' "$fake_key" >"$AF_VAR/anthropic.key"
   export ANTHROPIC_BASE_URL="http://${AF_FAKE_ANTHROPIC_LISTEN:-127.0.0.1:8090}"
   export AF_FAKE_ANTHROPIC_AUTOSTART=true
   upstream="bin/fake-anthropic on $ANTHROPIC_BASE_URL"

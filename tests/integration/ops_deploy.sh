@@ -16,6 +16,15 @@ stop_all() { supervisorctl -c "$AF_VAR/supervisorctl.conf" shutdown >/dev/null 2
   for _ in $(seq 300); do [ -z "$(ops_leftovers)" ] && break; sleep 0.1; done; }
 trap '_rc=$?; stop_all; (exit $_rc); af_cleanup' EXIT
 
+# The upstream key survives restarts: a restart without ANTHROPIC_API_KEY (by
+# systemd, or a redeploy) keeps the real key instead of falling back to the fake.
+prep() { AF_VAR="$AF_TMP/keyvar" AF_ENV_FILE= AF_RUN_PREPARE_ONLY=1 bash "$AF_ROOT/scripts/run-local.sh" >/dev/null; cat "$AF_TMP/keyvar/anthropic.key"; }
+af_eq "$(prep)" sk-ant-local-fake "upstream key without ANTHROPIC_API_KEY"
+af_eq "$(ANTHROPIC_API_KEY=sk-ant-test-1 prep)" sk-ant-test-1 "upstream key given"
+af_eq "$(prep)" sk-ant-test-1 "upstream key kept across a restart"
+af_eq "$(AF_RUN_FAKE_UPSTREAM=1 prep)" sk-ant-local-fake "AF_RUN_FAKE_UPSTREAM=1"
+[ "$(stat -c %a "$AF_TMP/keyvar/anthropic.key")" = 600 ] || af_fail "anthropic.key is not 0600"
+
 bash "${deploy[@]}" --dry-run >"$AF_TMP/dry.out" 2>&1 || af_fail "dry run failed: $(cat "$AF_TMP/dry.out")"
 grep -q 'would run' "$AF_TMP/dry.out" || af_fail "dry run printed no steps"
 [ ! -e "$prefix" ] && [ ! -e "$AF_VAR" ] || af_fail "dry run changed the disk"

@@ -23,7 +23,7 @@ static void s_usage(FILE *f)
     fprintf(f,
             "\nglobal options (anywhere on the line):\n"
             "  --url URL        gateway base URL (env FLEET_URL, default http://127.0.0.1:8080)\n"
-            "  --token T        JWT or API key (env FLEET_TOKEN)\n"
+            "  --token T        JWT or API key (env FLEET_TOKEN, better: a flag shows in ps)\n"
             "  --json           print JSON for scripts instead of tables\n"
             "  --timeout S      request timeout in seconds; chats: longest silence (default 30)\n"
             "  -k, --insecure   accept a self-signed HTTPS certificate\n"

@@ -17,12 +17,19 @@
 
 typedef struct s_get_t s_get_t;
 
+/* Routes written while Redis was down, written back (SET NX: a route another
+ * gateway made meanwhile wins) by the first operation that finds it up again.
+ * Bounded: beyond it the oldest are forgotten (those sessions get placed again). */
+#define PENDING_MAX 4096
+
 typedef struct {
     af_redis_t *redis;         /* borrowed: the gateway's shared connection */
     af_route_store_t *mem;
     long ttl_s;
     s_get_t *gets;             /* pending GETs */
     af_metric_t *m_fallbacks;
+    char (*pending)[64];       /* ring of session ids written while down */
+    size_t npending, pending_next;
 } s_redis_t;
 
 struct s_get_t {
@@ -41,6 +48,43 @@ static void s_unlink(s_redis_t *st, s_get_t *g)
         st->gets = g->next;
     if (g->next)
         g->next->prev = g->prev;
+}
+
+static void s_remember(s_redis_t *st, const char *sid)
+{
+    if (!st->pending && !(st->pending = calloc(PENDING_MAX, sizeof *st->pending)))
+        return;
+    snprintf(st->pending[st->pending_next], sizeof st->pending[0], "%s", sid);
+    st->pending_next = (st->pending_next + 1) % PENDING_MAX;
+    if (st->npending < PENDING_MAX)
+        st->npending++;
+}
+
+static void s_resync_one(bool found, const char *agent_id, const char *user, void *arg)
+{
+    const void **ctx = arg; /* {store, session id} */
+    s_redis_t *st = (s_redis_t *)ctx[0];
+    if (!found)
+        return;
+    char val[140];
+    snprintf(val, sizeof val, "%s %s", agent_id, *user ? user : "-");
+    af_redis_cmd(st->redis, NULL, NULL, "SET route:%s %s EX %ld NX", (const char *)ctx[1], val,
+                 st->ttl_s);
+}
+
+/* Redis is up again: write back the routes made while it was down. */
+static void s_resync(s_redis_t *st)
+{
+    if (!st->npending || !af_redis_up(st->redis))
+        return;
+    af_info("event=routes_resync count=%zu", st->npending);
+    size_t first = (st->pending_next + PENDING_MAX - st->npending) % PENDING_MAX;
+    for (size_t i = 0; i < st->npending; i++) {
+        const char *sid = st->pending[(first + i) % PENDING_MAX];
+        const void *ctx[2] = {st, sid};
+        af_route_store_get(st->mem, sid, s_resync_one, ctx); /* answers at once */
+    }
+    st->npending = 0;
 }
 
 static void s_on_get(void *arg, redisReply *reply, const char *err)
@@ -76,6 +120,7 @@ static void s_on_get(void *arg, redisReply *reply, const char *err)
 static void s_get(void *impl, const char *sid, af_route_store_fn *cb, void *arg)
 {
     s_redis_t *st = impl;
+    s_resync(st);
     s_get_t *g = af_redis_up(st->redis) ? calloc(1, sizeof *g) : NULL;
     if (g) {
         g->store = st;
@@ -98,10 +143,13 @@ static void s_get(void *impl, const char *sid, af_route_store_fn *cb, void *arg)
 static int s_put(void *impl, const char *sid, const char *agent_id, const char *user)
 {
     s_redis_t *st = impl;
+    s_resync(st);
     char val[140];
     snprintf(val, sizeof val, "%s %s", agent_id, *user ? user : "-");
-    if (af_redis_cmd(st->redis, NULL, NULL, "SET route:%s %s EX %ld", sid, val, st->ttl_s) < 0)
+    if (af_redis_cmd(st->redis, NULL, NULL, "SET route:%s %s EX %ld", sid, val, st->ttl_s) < 0) {
         af_metric_inc(st->m_fallbacks, "put");
+        s_remember(st, sid);
+    }
     return af_route_store_put(st->mem, sid, agent_id, user);
 }
 
@@ -130,6 +178,7 @@ static void s_destroy(void *impl)
     for (s_get_t *g = st->gets; g; g = g->next)
         g->store = NULL;
     af_route_store_destroy(&st->mem);
+    free(st->pending);
     free(st);
 }
 

@@ -2,7 +2,8 @@
  * gateways would use it (two stores, each with its own connection): a route
  * one stores is the one the other finds, a delete or a move by one is seen by
  * the other, a cancelled lookup never calls back, and while Redis is down each
- * answers from its own memory copy (degraded) and comes back by itself. */
+ * answers from its own memory copy (degraded) and comes back by itself, writing
+ * back the routes it made meanwhile. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -145,6 +146,10 @@ static void test_shared_routes(void **state)
     assert_true(af_redis_up(ra) && af_redis_up(rb));
     af_route_store_put(a, "se_4", "ag_one", "dave");
     assert_string_equal(s_get(b, "se_4").user, "dave");
+    /* ...and the route A made while Redis was down was written back (NX). */
+    s = s_get(b, "se_3");
+    assert_true(s.found);
+    assert_string_equal(s.user, "carol");
 
     af_route_store_destroy(&a);
     af_route_store_destroy(&b);

@@ -79,5 +79,6 @@ for _ in $(seq 100); do curl -s "$G/metrics" | grep -q '^gateway_redis_up 1' && 
 curl -s "$G/metrics" | grep -q '^gateway_redis_up 1' || af_fail "gateway_redis_up is not back to 1"
 af_eq "$(chat "$S" "after")" 200 "turn after Redis returned"
 af_eq "$(R GET "session:$S" | jq -r '.messages|length')" 10 "later turns written before DONE again"
+r=$(R GET "route:se_new_$$"); af_eq "${r%% *}" "$NA" "route made while down written back by the gateway"
 curl -s "http://$AM/metrics" | grep -q '^agent_redis_up 1' || af_fail "agent_redis_up is not back to 1"
 af_log "ok: degraded while Redis was down ($AG, $NA), written back when it returned"

@@ -47,19 +47,19 @@ AG=$(jq -r .agent_id "$AF_TMP/b")
 af_eq "$(R GET "session:$S" | jq -r '.messages|length')" 4 "written while Redis is up"
 AM=$(curl -s -H "x-api-key: $ROOT" "$G/v1/agents/$AG" | jq -r .metrics)
 [ -n "$AM" ] && [ "$AM" != null ] || af_fail "no metrics address for $AG"
-curl -s "http://$AM/metrics" | grep -q '^agent_redis_up 1' || af_fail "agent_redis_up is not 1"
+curl -s "http://$AM/metrics" | grep '^agent_redis_up 1' >/dev/null || af_fail "agent_redis_up is not 1"
 
 af_log "Redis goes away: chats go on in memory"
 kill -9 "$REDIS_PID"
-for _ in $(seq 50); do curl -s "$G/metrics" | grep -q '^gateway_redis_up 0' && break; sleep 0.1; done
-curl -s "$G/metrics" | grep -q '^gateway_redis_up 0' || af_fail "gateway_redis_up is not 0"
+for _ in $(seq 50); do curl -s "$G/metrics" | grep '^gateway_redis_up 0' >/dev/null && break; sleep 0.1; done
+curl -s "$G/metrics" | grep '^gateway_redis_up 0' >/dev/null || af_fail "gateway_redis_up is not 0"
 af_eq "$(chat "$S" "during 1")" 200 "existing session while Redis is down ($(cat "$AF_TMP/b"))"
 af_eq "$(jq -r .agent_id "$AF_TMP/b")" "$AG" "same agent while Redis is down"
 af_eq "$(chat "$S" "during 2")" 200 "existing session while Redis is down"
 af_eq "$(chat "se_new_$$" "new while down")" 200 "new session while Redis is down ($(cat "$AF_TMP/b"))"
 NA=$(jq -r .agent_id "$AF_TMP/b")
-curl -s "http://$AM/metrics" | grep -q '^agent_redis_up 0' || af_fail "agent_redis_up is not 0"
-curl -s "http://$AM/metrics" | grep -q '^agent_history_writes_total{result="skipped"} [1-9]' ||
+curl -s "http://$AM/metrics" | grep '^agent_redis_up 0' >/dev/null || af_fail "agent_redis_up is not 0"
+curl -s "http://$AM/metrics" | grep '^agent_history_writes_total{result="skipped"} [1-9]' >/dev/null ||
   af_fail "skipped writes not counted"
 grep -q 'event=redis_down' "$AF_TMP/gateway.log" || af_fail "no redis_down log line from the gateway"
 grep -q 'event=history_degraded' "$AF_TMP/manager.log" || af_fail "no history_degraded log line from agentd"
@@ -75,10 +75,10 @@ done
 af_eq "$(R GET "session:$S" | jq -r '.messages|length')" 8 "session rewritten with the turns made while down"
 af_eq "$(R GET "session:$S" | jq -r '.messages[6].content')" "during 2" "a turn made while down"
 af_eq "$(R GET "session:se_new_$$" | jq -r '.user')" alice "session made while down written too"
-for _ in $(seq 100); do curl -s "$G/metrics" | grep -q '^gateway_redis_up 1' && break; sleep 0.1; done
-curl -s "$G/metrics" | grep -q '^gateway_redis_up 1' || af_fail "gateway_redis_up is not back to 1"
+for _ in $(seq 100); do curl -s "$G/metrics" | grep '^gateway_redis_up 1' >/dev/null && break; sleep 0.1; done
+curl -s "$G/metrics" | grep '^gateway_redis_up 1' >/dev/null || af_fail "gateway_redis_up is not back to 1"
 af_eq "$(chat "$S" "after")" 200 "turn after Redis returned"
 af_eq "$(R GET "session:$S" | jq -r '.messages|length')" 10 "later turns written before DONE again"
 r=$(R GET "route:se_new_$$"); af_eq "${r%% *}" "$NA" "route made while down written back by the gateway"
-curl -s "http://$AM/metrics" | grep -q '^agent_redis_up 1' || af_fail "agent_redis_up is not back to 1"
+curl -s "http://$AM/metrics" | grep '^agent_redis_up 1' >/dev/null || af_fail "agent_redis_up is not back to 1"
 af_log "ok: degraded while Redis was down ($AG, $NA), written back when it returned"

@@ -69,5 +69,5 @@ af_wait_port "127.0.0.1:$HP2"
 for _ in $(seq 200); do [ "$(curl -s "$G2/readyz" | jq -r .agents 2>/dev/null)" = 3 ] && break; sleep 0.1; done
 af_eq "$(chat "$G2" "$S" "turn 7")" 200 "turn 7 via the restarted gateway ($(cat "$AF_TMP/b"))"
 af_eq "$(jq -r .agent_id "$AF_TMP/b")" "$AG" "same agent after the gateway restart"
-curl -s "$G2/metrics" | grep -q '^gateway_redis_up 1' || af_fail "gateway_redis_up is not 1"
+curl -s "$G2/metrics" | grep '^gateway_redis_up 1' >/dev/null || af_fail "gateway_redis_up is not 1"
 af_log "ok: both gateways served session $S on agent $AG"

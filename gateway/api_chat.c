@@ -197,8 +197,62 @@ static bool s_session_send(af_gw_req_t *r)
     return true;
 }
 
+static void s_session_place(af_gw_req_t *r);
+
+static void s_session_placed_send(af_gw_req_t *r);
+
+/* agent_id empty: PLACE again; set: the agent may have dialled in since. */
+static void s_on_session_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    af_gw_req_t *r = arg;
+    if (r->agent_id[0])
+        s_session_placed_send(r);
+    else
+        s_session_place(r);
+}
+
+static void s_session_wait_gone(af_gw_req_t *r)
+{
+    if (r->timer)
+        event_del(r->timer);
+}
+
+static bool s_session_later(af_gw_req_t *r, long ms)
+{
+    if (!r->timer && !(r->timer = evtimer_new(r->gw->base, s_on_session_retry, r)))
+        return false;
+    struct timeval tv = {0, ms * 1000L};
+    evtimer_add(r->timer, &tv);
+    r->on_gone = s_session_wait_gone;
+    af_gw_req_watch_close(r);
+    return true;
+}
+
 /* A session whose agent is gone (or that no route names) may still have its
- * history in Redis: the placed agent loads it (docs/agentd.md). */
+ * history in Redis: the placed agent loads it (docs/agentd.md). The manager
+ * may still name an agent this gateway saw die (it notices 3 heartbeats
+ * later): then ask again every 200 ms, up to 30 times; a just-spawned agent
+ * that has not dialled this gateway yet is waited for (50 ms, up to 3 s). */
+static void s_session_placed_send(af_gw_req_t *r)
+{
+    if (s_session_send(r)) {
+        if (r->kind != 'D')
+            af_route_store_put(r->gw->routes, r->session_id, r->agent_id, r->owner);
+        return;
+    }
+    if (af_alink_agent_gone(r->gw->agents, r->agent_id)) {
+        r->agent_id[0] = 0;
+        if (r->attempts++ < 30 && s_session_later(r, 200))
+            return;
+    } else if (r->waits++ < 60 && s_session_later(r, 50)) {
+        return;
+    }
+    af_gw_reply_retry(r, 503, "overloaded_error", 1, "no agent for session %s is connected yet",
+                      r->session_id);
+}
+
 static void s_session_placed(af_gw_req_t *r, const af_msg_t *ok)
 {
     const char *aid = af_msg_str(ok, "agent_id");
@@ -207,13 +261,8 @@ static void s_session_placed(af_gw_req_t *r, const af_msg_t *ok)
         return;
     }
     snprintf(r->agent_id, sizeof r->agent_id, "%.63s", aid);
-    if (!s_session_send(r)) {
-        af_gw_reply_retry(r, 503, "overloaded_error", 1,
-                          "agent %s is not connected to this gateway yet", r->agent_id);
-        return;
-    }
-    if (r->kind != 'D')
-        af_route_store_put(r->gw->routes, r->session_id, r->agent_id, r->owner);
+    r->waits = 0;
+    s_session_placed_send(r);
 }
 
 static void s_session_place(af_gw_req_t *r)

@@ -76,8 +76,8 @@ done
 af_eq "$c" 200 "history of the dead agent's session ($(cat "$AF_TMP/h"))"
 af_eq "$(jq -r '.messages|length' "$AF_TMP/h")" 6 "every acknowledged turn readable"
 [ "$(jq -r .agent_id "$AF_TMP/h")" != "$VICTIM" ] || af_fail "history served by the dead agent?"
-af_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $ALICE" "$G/v1/sessions/se_never_$$")" 404 \
-  "a session that never existed"
+af_eq "$(curl -s -o "$AF_TMP/h" -w '%{http_code}' -H "x-api-key: $ALICE" "$G/v1/sessions/se_never_$$")" 404 \
+  "a session that never existed ($(cat "$AF_TMP/h"))"
 
 af_log "every session of the dead agent goes on elsewhere with its full history"
 moved=0

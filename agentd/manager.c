@@ -42,6 +42,7 @@ struct af_manager_t {
     uint64_t last_heard_ns, last_sent_ns, next_ready_ns;
     long backoff_ms;
     unsigned long seq;
+    int nmanagers; /* HA: endpoints in the list; the DEALER round-robins between them */
 };
 
 static uint64_t s_ms(long ms) { return (uint64_t)ms * 1000000ull; }
@@ -59,6 +60,15 @@ static void s_send_ready(af_manager_t *self)
 {
     char req[32];
     snprintf(req, sizeof req, "r%lu", ++self->seq);
+    /* HA: one READY per manager (the DEALER round-robins between them), so a standby's
+     * registry knows us too; with one manager up, it gets them all (READY is idempotent). */
+    for (int i = 1; i < self->nmanagers; i++) {
+        cJSON *extra = cJSON_CreateObject();
+        self->cb.ready_body(self->arg, extra);
+        af_msg_t *x = af_msg_new("READY", req, extra);
+        if (x)
+            s_send(self, &x);
+    }
     cJSON *body = cJSON_CreateObject();
     self->cb.ready_body(self->arg, body);
     af_msg_t *m = af_msg_new("READY", req, body);
@@ -97,7 +107,8 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
             s_register(self, true);
             return;
         }
-        if (now - self->last_sent_ns >= s_ms(self->hb_ms)) {
+        /* HA: heartbeats alternate between managers; each must hear one per interval. */
+        if (now - self->last_sent_ns >= s_ms(self->hb_ms) / (uint64_t)self->nmanagers) {
             char req[32];
             snprintf(req, sizeof req, "h%lu", ++self->seq);
             cJSON *body = cJSON_CreateObject();
@@ -194,8 +205,11 @@ af_manager_t *af_manager_new(struct event_base *base, const char *endpoint, cons
     zsock_set_identity(self->sock, agent_id);
     zsock_set_linger(self->sock, 1000); /* BYE must get out at exit */
     zsock_set_immediate(self->sock, 1);
-    if (af_curve_client(self->sock, "manager") < 0 ||
-        zsock_connect(self->sock, "%s", endpoint) < 0) {
+    /* "a,b": HA managers; with ZMQ_IMMEDIATE a dead one leaves the rotation at once. */
+    self->nmanagers = 1;
+    for (const char *c = endpoint; *c; c++)
+        self->nmanagers += *c == ',';
+    if (af_curve_client(self->sock, "manager") < 0 || zsock_attach(self->sock, endpoint, false) < 0) {
         af_error("event=manager_connect_failed endpoint=%s", endpoint);
         af_manager_destroy(&self);
         return NULL;

@@ -74,6 +74,10 @@ static void s_ok(af_control_t *self, const af_msg_t *to, cJSON *body)
 {
     if (self->metrics)
         af_metric_inc(self->metrics->requests, to->verb, "ok");
+    uint64_t fence = 0;
+    af_fleet_leads(self->fleet, &fence);
+    if (fence && body) /* HA: gateways learn the newest leader's token */
+        cJSON_AddNumberToObject(body, "fence", (double)fence);
     s_send(self, to, "OK", body);
 }
 
@@ -312,6 +316,34 @@ static void s_place(af_control_t *self, const af_msg_t *m)
     s_ok(self, m, body);
 }
 
+/* HA: a standby keeps its registry warm (READY, HEARTBEAT, BYE, GATEWAY_HELLO) and
+ * refuses the rest with not_leader, so the gateway asks the other manager. A SPAWN or
+ * DELETE carrying a fencing token newer than ours was meant for a newer leader: we are
+ * stale, and acting could spawn twice. Returns true when refused (reply sent). */
+static bool s_refused_by_lease(af_control_t *self, const af_msg_t *msg, s_verb_t verb)
+{
+    if (verb == V_READY || verb == V_HEARTBEAT || verb == V_BYE || verb == V_GATEWAY_HELLO ||
+        verb == V_OK || verb == V_ERROR || verb == V_OTHER)
+        return false;
+    uint64_t fence = 0;
+    bool leads = af_fleet_leads(self->fleet, &fence);
+    double asked = af_msg_num(msg, "fence", 0);
+    if (leads && !((verb == V_SPAWN || verb == V_DELETE) && asked > (double)fence))
+        return false;
+    if (self->metrics)
+        af_metric_inc(self->metrics->requests, msg->verb, "not_leader");
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "code", "not_leader");
+    cJSON_AddStringToObject(body, "message",
+                            leads ? "stale leader: the request carries a newer fencing token"
+                                  : "this manager is a standby: ask the leader");
+    cJSON_AddNumberToObject(body, "fence", (double)fence);
+    af_debug("event=not_leader verb=%s req=%s fence=%llu asked=%.0f", msg->verb, msg->req,
+             (unsigned long long)fence, asked);
+    s_send(self, msg, "ERROR", body);
+    return true;
+}
+
 void af_control_dispatch(af_control_t *self, const af_msg_t *msg)
 {
     /* Any message from a registered agent is a sign of life. */
@@ -321,6 +353,8 @@ void af_control_dispatch(af_control_t *self, const af_msg_t *msg)
         rid[zframe_size(msg->routing_id)] = '\0';
         af_fleet_touch(self->fleet, rid);
     }
+    if (s_refused_by_lease(self, msg, s_verb(msg->verb)))
+        return;
     switch (s_verb(msg->verb)) {
     case V_READY:
         af_fleet_on_ready(self->fleet, msg);

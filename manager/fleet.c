@@ -65,6 +65,7 @@ struct af_fleet_t {
     double samples[S_SAMPLES];       /* spawn durations for STATS p50/p99 */
     size_t nsamples, sample_pos;
     uint64_t spawn_count;
+    const af_lease_t *lease; /* HA: NULL = we always lead (one manager) */
 };
 
 static void s_fail_spawn(af_fleet_t *self, uint64_t batch, const char *code, const char *msg);
@@ -666,8 +667,8 @@ static void s_on_pump(evutil_socket_t fd, short what, void *arg)
     (void)what;
     af_fleet_t *self = arg;
     uint64_t now = af_now_ns();
-    if (now < self->pool_backoff_until_ns)
-        return;
+    if (now < self->pool_backoff_until_ns || !af_fleet_leads(self, NULL))
+        return; /* a standby never spawns: the leader keeps the pool */
     if (self->warmup_until_ns) {
         if (now < self->warmup_until_ns && self->adopted < self->expect_adopt)
             return; /* the tick re-arms us */
@@ -860,8 +861,8 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     af_fleet_t *self = arg;
     uint64_t now = af_now_ns();
-    /* 1. Health: silent agents and spawns past their timeout. */
-    size_t max = af_registry_size(self->reg);
+    /* 1. Health: silent agents and spawns past their timeout (the leader's job). */
+    size_t max = af_fleet_leads(self, NULL) ? af_registry_size(self->reg) : 0;
     if (max) {
         af_agent_t **over = calloc(max, sizeof *over); // NOLINT(bugprone-sizeof-expression): array of pointers
         af_health_t *why = calloc(max, sizeof *why);
@@ -1042,4 +1043,13 @@ void af_fleet_set_socket(af_fleet_t *self, zsock_t *sock, af_zev_t *zev)
 }
 
 af_registry_t *af_fleet_registry(af_fleet_t *self) { return self->reg; }
+
+void af_fleet_set_lease(af_fleet_t *self, const af_lease_t *lease) { self->lease = lease; }
+
+bool af_fleet_leads(const af_fleet_t *self, uint64_t *fence)
+{
+    if (fence)
+        *fence = af_lease_fence(self->lease);
+    return !self->lease || af_lease_leader(self->lease);
+}
 const af_fleet_config_t *af_fleet_config(const af_fleet_t *self) { return &self->cfg; }

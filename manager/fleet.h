@@ -5,6 +5,7 @@
 #define AF_MANAGER_FLEET_H
 
 #include "codec.h"
+#include "lease.h"
 #include "manager_metrics.h"
 #include "proto.h"
 #include "provider.h"
@@ -35,6 +36,11 @@ void af_fleet_destroy(af_fleet_t **self_p);
 
 /* The provider (ownership taken) and its event callback target. */
 void af_fleet_set_provider(af_fleet_t *self, af_provider_t *provider);
+/* HA (manager/lease.h): with a lease we act (pool upkeep, health, SPAWN, DELETE, ...)
+ * only while we lead; a standby keeps its registry warm from READY and heartbeats.
+ * The lease is not owned. af_fleet_leads sets *fence (may be NULL) to our token. */
+void af_fleet_set_lease(af_fleet_t *self, const af_lease_t *lease);
+bool af_fleet_leads(const af_fleet_t *self, uint64_t *fence);
 /* For af_provider_*_new: pass af_fleet_provider_event with the fleet as arg. */
 void af_fleet_provider_event(void *fleet, const char *agent_id, af_provider_event_t ev,
                              const char *detail);

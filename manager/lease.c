@@ -197,3 +197,24 @@ const char *af_lease_holder(const af_lease_t *self)
 {
     return self ? self->holder : "";
 }
+
+static double s_metric_leader(void *arg)
+{
+    return af_lease_leader(arg) ? 1 : 0;
+}
+
+static double s_metric_fence(void *arg)
+{
+    return (double)af_lease_fence(arg);
+}
+
+int af_lease_metrics(af_lease_t *self, af_metrics_t *m)
+{
+    if (!af_metrics_callback(m, "manager_leader", "1 while this manager holds the lease",
+                             AF_METRIC_GAUGE, s_metric_leader, self) ||
+        !af_metrics_callback(m, "manager_fence_token",
+                             "fencing token of this manager's last lease (0: never led)",
+                             AF_METRIC_GAUGE, s_metric_fence, self))
+        return -1;
+    return 0;
+}

@@ -4,6 +4,7 @@
 #ifndef AF_LEASE_H
 #define AF_LEASE_H
 
+#include "metrics.h"
 #include "redis.h"
 
 #include <event2/event.h>
@@ -31,5 +32,8 @@ bool af_lease_leader(const af_lease_t *self);
 uint64_t af_lease_fence(const af_lease_t *self);
 /* Id of the last leader we saw in Redis ("" when unknown). */
 const char *af_lease_holder(const af_lease_t *self);
+/* manager_leader and manager_fence_token gauges on m (read self at scrape time: the
+ * registry must be destroyed before the lease). */
+int af_lease_metrics(af_lease_t *self, af_metrics_t *m);
 
 #endif

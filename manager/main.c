@@ -4,6 +4,7 @@
 #include "control.h"
 #include "curve.h"
 #include "fleet.h"
+#include "lease.h"
 #include "log.h"
 #include "manager_metrics.h"
 #include "metrics_http.h"
@@ -30,6 +31,8 @@ typedef struct {
     char *images, *codec, *log_level, *anthropic_key_file;
     char *curve_dir, *user; /* security: common/curve.h, common/privdrop.h */
     char *master_key_file;  /* common/secretbox.h */
+    char *redis_url, *manager_id, *cluster; /* HA: manager/lease.h */
+    long lease_ttl_ms;
     bool seal_secret;
     long quota, min_agents, max_agents, capacity, heartbeat_ms, spawn_timeout_ms;
     long hypercore_timeout_ms, kill_grace_ms, max_body, batch_ms;
@@ -143,6 +146,15 @@ int main(int argc, char **argv)
         {"master-key-file", AF_OPT_STR, &o.master_key_file, NULL,
          "AES-256-GCM master key (64 hex digits, mode 0600) opening a sealed --anthropic-key-file",
          false},
+        {"redis-url", AF_OPT_STR, &o.redis_url, NULL,
+         "HA: redis://host:port[/db] holding the leader lease ('' = one manager, always leads)",
+         false},
+        {"lease-ttl-ms", AF_OPT_INT, &o.lease_ttl_ms, "3000",
+         "HA: lease lifetime; a standby takes over within it after the leader dies", false},
+        {"manager-id", AF_OPT_STR, &o.manager_id, NULL, "HA: name in the lease (default host-pid)",
+         false},
+        {"cluster", AF_OPT_STR, &o.cluster, NULL,
+         "HA: every manager's control endpoint (comma list), handed to agents we spawn", false},
         {"seal-secret", AF_OPT_BOOL, &o.seal_secret, "false",
          "tool: seal the line on stdin under --master-key-file, print it, exit", false},
         {0},
@@ -220,7 +232,7 @@ int main(int argc, char **argv)
     fc.capacity = (int)o.capacity;
     fc.heartbeat_ms = (int)o.heartbeat_ms;
     fc.spawn_timeout_ms = (int)o.spawn_timeout_ms;
-    fc.endpoint = endpoint;
+    fc.endpoint = o.cluster && *o.cluster ? o.cluster : endpoint; /* what our agents dial */
     fc.api_key = key;
     fc.codec = codec;
 
@@ -239,6 +251,8 @@ int main(int argc, char **argv)
     bool metrics_ok = false;
     af_fleet_t *fleet = NULL;
     af_control_t *control = NULL;
+    af_redis_t *redis = NULL;
+    af_lease_t *lease = NULL;
     af_metrics_http_t *http = NULL;
     struct event *sigterm = NULL, *sigint = NULL;
     if (!base)
@@ -250,14 +264,33 @@ int main(int argc, char **argv)
     metrics_ok = true;
     if (af_curve_init(base, o.curve_dir, "manager") < 0 || af_curve_metrics(metrics.registry) < 0)
         goto done;
+    if (o.redis_url && *o.redis_url) { /* HA: lead only while holding the lease */
+        char mid[128];
+        if (o.manager_id && *o.manager_id)
+            snprintf(mid, sizeof mid, "%s", o.manager_id);
+        else {
+            char host[64] = "manager";
+            gethostname(host, sizeof host - 1);
+            snprintf(mid, sizeof mid, "%s-%d", host, (int)getpid());
+        }
+        redis = af_redis_new(base, o.redis_url);
+        lease = redis ? af_lease_new(base, redis, "agentfleet:manager:leader", mid,
+                                     (int)o.lease_ttl_ms, NULL, NULL)
+                      : NULL;
+        if (!lease || af_lease_metrics(lease, metrics.registry) < 0) {
+            af_error("event=lease_failed redis_url=%s", o.redis_url);
+            goto done;
+        }
+    }
     if (af_curve_enabled())
         setenv("AF_AGENTD_CURVE_DIR", o.curve_dir, 1); /* our agents inherit it */
     fleet = af_fleet_new(base, &fc, &metrics);
     if (!fleet)
         goto done;
+    af_fleet_set_lease(fleet, lease);
     af_provider_t *provider =
         !strcmp(o.provider, "process")
-            ? af_provider_process_new(base, agentd, endpoint, (int)o.kill_grace_ms,
+            ? af_provider_process_new(base, agentd, fc.endpoint, (int)o.kill_grace_ms,
                                       af_fleet_provider_event, fleet)
             : af_provider_hypercore_new(base, hc_url, (int)o.hypercore_timeout_ms,
                                         af_fleet_provider_event, fleet);
@@ -301,6 +334,8 @@ done:
     af_control_destroy(&control);
     af_fleet_destroy(&fleet); /* stops every agent the provider owns */
     af_curve_shutdown();
+    af_lease_destroy(&lease);
+    af_redis_destroy(&redis); /* after the lease: its pending replies end here */
     if (metrics_ok)
         af_mgr_metrics_fini(&metrics);
     if (base)

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Manager high availability (issue #9): two managers share a lease in a real
+# redis-server; one leads (fencing token 1), the other stands by with its registry warm
+# from agent heartbeats and answers not_leader. Agents and the gateway know both
+# endpoints. kill -9 of the leader: the standby leads within 5 s with a higher token;
+# spawn, list, placement and chat keep working; the pool is not spawned again and no
+# agent is spawned twice or lost.
+. "$(dirname "$0")/lib.sh"
+
+command -v redis-server >/dev/null || af_fail "redis-server not installed"
+for b in fake-anthropic manager agentd gateway; do [ -x "$AF_BIN/$b" ] || af_fail "missing $AF_BIN/$b"; done
+RP=$(af_free_port); FP=$(af_free_port); MPA=$(af_free_port); MPB=$(af_free_port)
+MMA=$(af_free_port); MMB=$(af_free_port); AP=$(af_free_port); HP=$(af_free_port)
+CLUSTER="tcp://127.0.0.1:$MPA,tcp://127.0.0.1:$MPB"
+UPKEY="sk-upstream-$$-ha"; echo "$UPKEY" >"$AF_TMP/upstream.key"
+KEYS="$AF_TMP/keys"
+ALICE=$("$AF_BIN/gateway" --add-key alice user --keys-file "$KEYS")
+ROOT=$("$AF_BIN/gateway" --add-key root admin --keys-file "$KEYS")
+G="http://127.0.0.1:$HP"
+metric() { curl -s "$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
+MA="http://127.0.0.1:$MMA"; MB="http://127.0.0.1:$MMB"
+
+af_start redis redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no
+af_wait_port "127.0.0.1:$RP"
+af_start fake "$AF_BIN/fake-anthropic" --listen "127.0.0.1:$FP" --api-key "$UPKEY"
+af_wait_port "127.0.0.1:$FP"
+start_manager() { # name listen-port metrics-port
+  ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" af_start "$1" "$AF_BIN/manager" \
+    --listen "tcp://127.0.0.1:$2" --metrics-listen "127.0.0.1:$3" --min-agents 2 --max-agents 6 \
+    --heartbeat-ms 300 --anthropic-key-file "$AF_TMP/upstream.key" \
+    --redis-url "redis://127.0.0.1:$RP" --lease-ttl-ms 2000 --manager-id "$1" --cluster "$CLUSTER"
+}
+start_manager mgr-a "$MPA" "$MMA"; PA=$AF_LAST_PID
+for _ in $(seq 100); do [ "$(metric "$MA" manager_leader)" = 1 ] && break; sleep 0.05; done
+af_eq "$(metric "$MA" manager_leader)" 1 "first manager leads"
+start_manager mgr-b "$MPB" "$MMB"; PB=$AF_LAST_PID
+af_start gateway "$AF_BIN/gateway" --listen "127.0.0.1:$HP" --manager "$CLUSTER" \
+  --agent-listen "tcp://127.0.0.1:$AP" --keys-file "$KEYS" --heartbeat-ms 300 --ip-rate 100000
+af_wait_port "127.0.0.1:$HP"
+for _ in $(seq 200); do
+  [ "$(curl -s "$G/readyz" | jq -r .agents 2>/dev/null)" = 2 ] && break; sleep 0.1
+done
+af_eq "$(curl -s -o /dev/null -w '%{http_code}' "$G/readyz")" 200 "readyz through the leader"
+af_eq "$(metric "$MA" manager_fence_token)" 1 "leader's fencing token"
+af_eq "$(metric "$MB" manager_leader)" 0 "second manager stands by"
+
+af_log "before failover: spawn, list, chat; the standby's registry is warm"
+c=$(curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $ALICE" -X POST --data-binary '{}' "$G/v1/agents")
+af_eq "$c" 201 "spawn via the leader ($(cat "$AF_TMP/b"))"; A1=$(jq -r .agent_id "$AF_TMP/b")
+c=$(curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $ALICE" -X POST \
+  --data-binary '{"message":"before"}' "$G/v1/agents/$A1/chat")
+af_eq "$c" 200 "chat before ($(cat "$AF_TMP/b"))"
+for _ in $(seq 60); do
+  [ "$(curl -s "$MB/metrics" | awk '$1 == "manager_agents{state=\"ready\"}" {print $2}')" = 3 ] && break
+  sleep 0.1
+done
+af_eq "$(curl -s "$MB/metrics" | awk '$1 == "manager_agents{state=\"ready\"}" {print $2}')" 3 "standby knows all 3 agents"
+agents() { pgrep -f -- "agentd .*--manager $CLUSTER" | sort; }
+BEFORE=$(agents); nb=$(echo "$BEFORE" | wc -l)
+[ "$nb" = 3 ] || { pgrep -af -- "--manager $CLUSTER" >&2; af_fail "agent processes before failover: $nb"; }
+spawns_b=$(grep -c 'event=spawn_started\|event=agent_forked' "$AF_TMP/mgr-b.log" || true)
+af_eq "$spawns_b" 0 "the standby spawned nothing"
+
+af_log "kill -9 the leader"
+t0=$(date +%s.%N)
+kill -9 "$PA"
+for _ in $(seq 120); do [ "$(metric "$MB" manager_leader)" = 1 ] && break; sleep 0.05; done
+t1=$(date +%s.%N)
+af_eq "$(metric "$MB" manager_leader)" 1 "standby took over"
+took=$(python3 -c "print(round($t1 - $t0, 2))")
+python3 -c "import sys; sys.exit(0 if $took < 5 else 1)" || af_fail "takeover took ${took}s (limit 5 s)"
+af_eq "$(metric "$MB" manager_fence_token)" 2 "new leader's token is higher"
+af_log "standby leads after ${took}s (lease TTL 2 s)"
+
+af_log "after failover: list, chat on an old agent, spawn"
+c=$(curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $ROOT" "$G/v1/agents")
+af_eq "$c" 200 "list after failover ($(cat "$AF_TMP/b"))"
+af_eq "$(jq -r .count "$AF_TMP/b")" 3 "all agents listed by the new leader"
+c=$(curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $ALICE" -X POST \
+  --data-binary '{"message":"after"}' "$G/v1/agents/$A1/chat")
+af_eq "$c" 200 "chat on an agent the old leader spawned ($(cat "$AF_TMP/b"))"
+af_eq "$(jq -r .content "$AF_TMP/b")" "You said: after" "reply after failover"
+c=$(curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $ALICE" -X POST --data-binary '{}' "$G/v1/agents")
+af_eq "$c" 201 "spawn via the new leader ($(cat "$AF_TMP/b"))"; A2=$(jq -r .agent_id "$AF_TMP/b")
+sleep 1.5 # a pool re-spawn or a duplicate would show by now
+AFTER=$(agents)
+af_eq "$(echo "$AFTER" | wc -l)" 4 "agent processes after failover (3 + 1 spawned)"
+for p in $BEFORE; do echo "$AFTER" | grep -qx "$p" || af_fail "agent process $p was lost"; done
+ids=$(for p in $AFTER; do tr '\0' ' ' <"/proc/$p/cmdline" | grep -o -- '--id [^ ]*' | cut -d' ' -f2; done | sort)
+af_eq "$(echo "$ids" | uniq | wc -l)" 4 "distinct agent ids"
+echo "$ids" | grep -qx "$A2" || af_fail "spawned agent $A2 has no process"
+c=$(curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $ROOT" "$G/v1/agents")
+af_eq "$(jq -r .count "$AF_TMP/b")" 4 "list after the spawn"
+af_log "PASS ha_failover"

@@ -8,8 +8,12 @@ bring them back.
 
 Every request ends as one of:
   ok      200 with a complete reply: an acknowledged turn;
-  failed  the client was told: an HTTP error status, or a cut connection;
-  lost    no answer at all within the client timeout (must be 0).
+  failed  the client was told: an HTTP error status, a cut connection, or
+          a stream that ends with an error event or without its done event;
+  lost    no answer within the client timeout, a 200 that is not a complete
+          turn, or a stream whose done does not match the deltas received
+          (a silent gap) (must be 0).
+Every third turn streams (SSE), the others are plain JSON.
 A gateway that refuses the connection (it is down) is not a failure: the
 client sends the same request to the other gateway, like a load balancer.
 At the end every acknowledged turn must be in its session's history in Redis
@@ -150,7 +154,34 @@ acked = {}              # session -> [user messages acknowledged, in order]
 stop = threading.Event()
 
 
-def one_request(ports, session, text):
+def sse_result(data, session):
+    """A streamed 200: deltas then one done (or error) event. A done whose
+    content is not exactly the deltas received is a silent gap: lost."""
+    ev, deltas, done, err = None, [], None, None
+    for line in data.decode("utf-8", "replace").split("\n"):
+        if line.startswith("event: "):
+            ev = line[7:].strip()
+        elif line.startswith("data: "):
+            try:
+                d = json.loads(line[6:])
+            except ValueError:
+                return "lost", "SSE data that is not JSON"
+            if ev == "delta":
+                deltas.append(d.get("text", ""))
+            elif ev == "done":
+                done = d
+            elif ev == "error":
+                err = d.get("error", {})
+    if err is not None:
+        return "failed", f"stream error event {err.get('type')}: {str(err.get('message'))[:80]}"
+    if done is None:
+        return "failed", "stream ended without done (cut)"
+    if done.get("session_id") != session or done.get("content") != "".join(deltas):
+        return "lost", "stream done does not match its deltas (a gap)"
+    return "ok", done
+
+
+def one_request(ports, session, text, stream=False):
     """Returns ("ok", body) | ("failed", why) | ("lost", why) | ("refused", why)."""
     port = ports[0]
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=CLIENT_TIMEOUT_S)
@@ -159,7 +190,10 @@ def one_request(ports, session, text):
     except (ConnectionRefusedError, socket.timeout, OSError) as e:
         return "refused", str(e)
     try:
-        c.request("POST", "/v1/chat", json.dumps({"session_id": session, "message": text}),
+        body = {"session_id": session, "message": text}
+        if stream:
+            body["stream"] = True
+        c.request("POST", "/v1/chat", json.dumps(body),
                   {"content-type": "application/json", "x-api-key": KEY})
         r = c.getresponse()
         data = r.read()
@@ -169,6 +203,8 @@ def one_request(ports, session, text):
         return "failed", f"connection cut: {type(e).__name__}"
     finally:
         c.close()
+    if r.status == 200 and stream:
+        return sse_result(data, session)
     if r.status != 200:
         try:
             err = json.loads(data)["error"]
@@ -198,11 +234,14 @@ def worker(w):
         with lock:
             stats["requests"] += 1
             inflight[0] += 1
-        result, detail = one_request(ports, s, text)
+        stream = n % 3 == 0  # every third turn streams (12 words at 200/s)
+        if stream:
+            text += " [[words:12]] [[tps:200]]"
+        result, detail = one_request(ports, s, text, stream)
         if result == "refused":  # that gateway is down: the other one, once
             with lock:
                 stats["failover"] += 1
-            result, detail = one_request(ports[1:], s, text)
+            result, detail = one_request(ports[1:], s, text, stream)
             if result == "refused":
                 result, detail = "failed", "both gateways refused the connection"
         with lock:
@@ -361,5 +400,8 @@ if __name__ == "__main__":
                     print(f"--- {f} (tail)", file=sys.stderr)
                     with open(os.path.join(TMP, f), "rb") as fh:
                         sys.stderr.write(b"".join(fh.readlines()[-15:]).decode(errors="replace"))
-        shutil.rmtree(TMP, ignore_errors=True)
+        if os.environ.get("CHAOS_KEEP_LOGS"):
+            print(f"logs kept in {TMP}", file=sys.stderr)
+        else:
+            shutil.rmtree(TMP, ignore_errors=True)
     sys.exit(rc)

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <czmq.h>
 #include <event2/event.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,9 @@ static void s_on_signal(evutil_socket_t sig, short what, void *arg)
 
 int main(int argc, char **argv)
 {
+    /* A peer (HTTP client, log pipe, upstream) that goes away must cost an
+     * EPIPE on that write, not the whole daemon. */
+    signal(SIGPIPE, SIG_IGN);
     af_log_init("agentd", AF_LOG_INFO);
     int cr = af_config_load(s_opts, "agentd", "agentd: an agent daemon holding Claude sessions.",
                             argc, argv);

@@ -52,6 +52,9 @@ static void s_on_signal(evutil_socket_t sig, short what, void *arg)
 
 int main(int argc, char **argv)
 {
+    /* A peer (HTTP client, log pipe, upstream) that goes away must cost an
+     * EPIPE on that write, not the whole daemon. */
+    signal(SIGPIPE, SIG_IGN);
     s_opts_t o;
     memset(&o, 0, sizeof o);
     af_opt_t opts[] = {

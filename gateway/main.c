@@ -26,6 +26,7 @@
 #include <czmq.h>
 #include <event2/event.h>
 #include <openssl/crypto.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +188,9 @@ static const char *s_check(af_log_level_t *level, af_codec_t *codec)
 
 int main(int argc, char **argv)
 {
+    /* A peer (HTTP client, log pipe, upstream) that goes away must cost an
+     * EPIPE on that write, not the whole daemon. */
+    signal(SIGPIPE, SIG_IGN);
     af_log_init("gateway", AF_LOG_INFO);
     if (argc > 1 && !strcmp(argv[1], "--add-key"))
         return s_add_key(argc, argv);

@@ -6,7 +6,8 @@
 # budget_exceeded while another user is unaffected; two gateways share one
 # budget through Redis; an admin reset lets the user in again; max_tokens
 # ceilings, model allow-lists and routing; GET /v1/usage; per-model agent
-# metrics.
+# metrics; an aborted stream's tokens are counted; with Redis gone the
+# gateways go on from memory.
 . "$(dirname "$0")/lib.sh"
 
 SDK="$AF_ROOT/tests/sdk"
@@ -32,6 +33,7 @@ JSON
 G1="http://127.0.0.1:$HP1"; G2="http://127.0.0.1:$HP2"; F="http://127.0.0.1:$FP"
 
 af_start redis redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no
+REDIS_PID=$AF_LAST_PID
 af_wait_port "127.0.0.1:$RP"
 af_start fake "$AF_BIN/fake-anthropic" --listen "127.0.0.1:$FP" --api-key "$UPKEY"
 af_wait_port "127.0.0.1:$FP"
@@ -161,4 +163,14 @@ af_eq "$c" 200 "dave's usage"
 [ "$(jq -r .budget.used "$AF_TMP/d")" -gt 0 ] || af_fail "aborted call not in dave's budget: $(cat "$AF_TMP/d")"
 agent_metrics | grep -q '^agent_requests_total{model="claude-3-5-haiku-20241022",status="cancelled"} [1-9]' \
   || af_fail "cancelled request not counted by model"
-af_log "PASS: cache, SDK replay, ceilings, allow-list, routing, shared budgets, usage, aborted calls counted"
+af_log "Redis gone: the gateways keep serving from memory (cache and counters per gateway)"
+kill -TERM "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true
+for _ in $(seq 50); do grep -q 'event=redis_down' "$AF_TMP/gateway1.log" && break; sleep 0.1; done
+grep -q 'event=redis_down' "$AF_TMP/gateway1.log" || af_fail "gateway1 did not notice Redis going"
+DOWN='{"model":"claude-3-5-haiku-20241022","max_tokens":16,"temperature":0,"cache":true,"messages":[{"role":"user","content":"redis is down"}]}'
+af_eq "$(post "$G1" "$ALICE" "$DOWN")" 200 "a call with Redis down"
+grep -qi '^x-agentfleet-cache: miss' "$AF_TMP/h" || af_fail "first call with Redis down not a miss"
+af_eq "$(post "$G1" "$ALICE" "$DOWN")" 200 "the same call again"
+grep -qi '^x-agentfleet-cache: hit' "$AF_TMP/h" || af_fail "the memory cache did not answer with Redis down"
+af_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $ALICE" "$G1/v1/usage")" 200 "usage with Redis down"
+af_log "PASS: cache, SDK replay, ceilings, allow-list, routing, shared budgets, usage, aborted calls counted, Redis loss degrades to memory"

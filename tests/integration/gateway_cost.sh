@@ -106,7 +106,7 @@ af_eq "$(post "$G1" "$ALICE" "{\"max_tokens\":100,\"messages\":[{\"role\":\"user
 af_eq "$(jq -r .model "$AF_TMP/b")" claude-3-5-sonnet-20241022 "long prompt routed to sonnet"
 c=$(curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $ALICE" --data-binary '{"message":"hi"}' "$G1/v1/chat")
 af_eq "$c" 200 "chat without a model"; af_eq "$(jq -r .model "$AF_TMP/b")" claude-3-5-haiku-20241022 "chat routed"
-curl -s "$G1/metrics" | grep -q 'gateway_model_routed_total{model="claude-3-5-haiku-20241022",rule="short"}' \
+grep -q 'gateway_model_routed_total{model="claude-3-5-haiku-20241022",rule="short"}' <<<"$(curl -s "$G1/metrics")" \
   || af_fail "routing decisions not counted"
 
 af_log "budgets: bob (60 tokens/day) runs out, alice does not, both gateways agree"
@@ -140,11 +140,11 @@ af_eq "$(jq -r .today.cache_hits "$AF_TMP/u")" 2 "alice's cache hits (curl + SDK
 python3 -c "import json,sys; u=json.load(open(sys.argv[1])); assert u['today']['cost_usd'] > 0, u; assert u['today']['tokens_saved'] > 0, u" "$AF_TMP/u" \
   || af_fail "cost or tokens saved missing: $(cat "$AF_TMP/u")"
 m=$(curl -s "$G1/metrics")
-echo "$m" | grep -q '^gateway_cache_hits_total [1-9]' || af_fail "gateway_cache_hits_total"
-echo "$m" | grep -q '^gateway_user_tokens_total{user="bob",direction="input"} [1-9]' || af_fail "per-user token counter"
-echo "$m" | grep -q '^gateway_budget_exceeded_total{user="bob"} [1-9]' || af_fail "budget exceeded counter"
+grep -q '^gateway_cache_hits_total [1-9]' <<<"$m" || af_fail "gateway_cache_hits_total"
+grep -q '^gateway_user_tokens_total{user="bob",direction="input"} [1-9]' <<<"$m" || af_fail "per-user token counter"
+grep -q '^gateway_budget_exceeded_total{user="bob"} [1-9]' <<<"$m" || af_fail "budget exceeded counter"
 agent_metrics() { for t in $(curl -s "http://127.0.0.1:$MMP/sd" | jq -r '.[].targets[0]'); do curl -s "http://$t/metrics"; done; }
-agent_metrics | grep -q '^agent_requests_total{model="claude-3-5-haiku-20241022",status="ok"} [1-9]' \
+grep -q '^agent_requests_total{model="claude-3-5-haiku-20241022",status="ok"} [1-9]' <<<"$(agent_metrics)" \
   || af_fail "agent_requests_total{model,status} at the agents"
 
 af_log "an aborted stream still counts its tokens (agentd's ERROR cancelled carries usage)"
@@ -152,16 +152,16 @@ curl -s -N --max-time 1 -o /dev/null -H "x-api-key: $DAVE" -H 'content-type: app
   --data-binary '{"model":"claude-3-5-haiku-20241022","max_tokens":512,"stream":true,"messages":[{"role":"user","content":"a long one [[words:200]] [[tps:20]]"}]}' \
   "$G1/v1/messages" || true
 for _ in $(seq 40); do
-  curl -s "$G1/metrics" | grep -q '^gateway_user_tokens_total{user="dave",direction="output"} [1-9]' && break; sleep 0.1
+  grep -q '^gateway_user_tokens_total{user="dave",direction="output"} [1-9]' <<<"$(curl -s "$G1/metrics")" && break; sleep 0.1
 done
-curl -s "$G1/metrics" | grep -q '^gateway_user_tokens_total{user="dave",direction="input"} [1-9]' \
+grep -q '^gateway_user_tokens_total{user="dave",direction="input"} [1-9]' <<<"$(curl -s "$G1/metrics")" \
   || af_fail "dave's aborted stream: no input tokens counted"
-curl -s "$G1/metrics" | grep -q '^gateway_user_tokens_total{user="dave",direction="output"} [1-9]' \
+grep -q '^gateway_user_tokens_total{user="dave",direction="output"} [1-9]' <<<"$(curl -s "$G1/metrics")" \
   || af_fail "dave's aborted stream: no output tokens counted"
 c=$(curl -s -o "$AF_TMP/d" -w '%{http_code}' -H "x-api-key: $DAVE" "$G2/v1/usage")
 af_eq "$c" 200 "dave's usage"
 [ "$(jq -r .budget.used "$AF_TMP/d")" -gt 0 ] || af_fail "aborted call not in dave's budget: $(cat "$AF_TMP/d")"
-agent_metrics | grep -q '^agent_requests_total{model="claude-3-5-haiku-20241022",status="cancelled"} [1-9]' \
+grep -q '^agent_requests_total{model="claude-3-5-haiku-20241022",status="cancelled"} [1-9]' <<<"$(agent_metrics)" \
   || af_fail "cancelled request not counted by model"
 af_log "Redis gone: the gateways keep serving from memory (cache and counters per gateway)"
 kill -TERM "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true

@@ -1,6 +1,6 @@
 /* Cost controls on the chat path. See cost.h.
  * Contract: af_cost_admit ends in exactly one of go(r), hit(r, done) or a
- * reply; while it waits on Redis, r->on_gone marks the wait abandoned so the
+ * reply (cache first, then the budget on a miss); while it waits on Redis, r->on_gone marks the wait abandoned so the
  * late callback frees it without touching r. */
 #include "cost.h"
 
@@ -23,7 +23,21 @@ struct af_cost_t {
     af_usage_t *usage;
     af_cache_t *cache;
     af_metric_t *m_hits, *m_misses, *m_saved, *m_user_tokens, *m_budget_exceeded, *m_routed;
+    char models[32][AF_COST_MODEL_LEN]; /* model label values seen; more are "other" */
+    int nmodels;
 };
+
+/* Clients name models, so the label takes at most 32 distinct values. */
+static const char *s_model_label(af_cost_t *self, const char *model)
+{
+    for (int i = 0; i < self->nmodels; i++)
+        if (!strcmp(self->models[i], model))
+            return self->models[i];
+    if (self->nmodels >= 32 || strlen(model) >= AF_COST_MODEL_LEN)
+        return "other";
+    snprintf(self->models[self->nmodels], AF_COST_MODEL_LEN, "%s", model);
+    return self->models[self->nmodels++];
+}
 
 static double s_cache_bytes(void *arg) { return af_cache_bytes(((af_cost_t *)arg)->cache); }
 
@@ -141,7 +155,7 @@ int af_cost_prepare(af_gw_req_t *r, bool messages_api)
                           name, af_role_name(r->who.role));
         return -1;
     }
-    af_metric_inc(self->m_routed, name, rule);
+    af_metric_inc(self->m_routed, s_model_label(self, name), rule);
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(body, "max_tokens");
     long ceiling = self->cfg.max_tokens_ceiling[r->who.role];
     if (cJSON_IsNumber(mt) && mt->valuedouble > (double)ceiling) {
@@ -188,6 +202,8 @@ static void s_header(af_gw_req_t *r, const char *v)
     evhttp_add_header(h, "x-agentfleet-cache", v);
 }
 
+static void s_check_budget(af_gw_req_t *r, af_gw_req_fn *go);
+
 static void s_on_cache(void *arg, const char *value, size_t len)
 {
     s_wait_t *w = arg;
@@ -203,7 +219,7 @@ static void s_on_cache(void *arg, const char *value, size_t len)
         cJSON_Delete(body);
         af_metric_inc(self->m_misses);
         s_header(r, "miss");
-        go(r);
+        s_check_budget(r, go);
         return;
     }
     af_metric_inc(self->m_hits);
@@ -236,13 +252,13 @@ static void s_lookup(af_gw_req_t *r, af_gw_req_fn *go, af_cost_hit_fn *hit)
         af_cache_key(r->chat, "/v1/messages",
                      self->cfg.cache_messages.shared ? NULL : r->who.user, r->cache_key) < 0) {
         r->cache_on = false;
-        go(r);
+        s_check_budget(r, go);
         return;
     }
     s_wait_t *w = calloc(1, sizeof *w);
     if (!w) {
         r->cache_on = false;
-        go(r);
+        s_check_budget(r, go);
         return;
     }
     w->r = r;
@@ -284,7 +300,6 @@ static void s_on_budget(void *arg, const cJSON *days, bool degraded)
 {
     s_wait_t *w = arg;
     af_gw_req_fn *go = w->go;
-    af_cost_hit_fn *hit = w->hit;
     af_gw_req_t *r = s_resume(w);
     if (!r)
         return;
@@ -300,18 +315,16 @@ static void s_on_budget(void *arg, const cJSON *days, bool degraded)
         s_refuse_budget(r, &st);
         return;
     }
-    s_lookup(r, go, hit);
+    go(r);
 }
 
-void af_cost_admit(af_gw_req_t *r, af_gw_req_fn *go, af_cost_hit_fn *hit)
+/* Budget after the cache: a hit costs nothing, so it is served even to a
+ * user over budget; only a call that would reach Anthropic is refused. */
+static void s_check_budget(af_gw_req_t *r, af_gw_req_fn *go)
 {
     af_cost_t *self = r->gw->cost;
-    if (!self) {
-        go(r);
-        return;
-    }
     if (af_cost_config_budget(&self->cfg, r->who.user) <= 0) {
-        s_lookup(r, go, hit);
+        go(r);
         return;
     }
     s_wait_t *w = calloc(1, sizeof *w);
@@ -321,11 +334,19 @@ void af_cost_admit(af_gw_req_t *r, af_gw_req_fn *go, af_cost_hit_fn *hit)
     }
     w->r = r;
     w->go = go;
-    w->hit = hit;
     r->cost_wait = w;
     r->on_gone = s_wait_gone;
     af_gw_req_watch_close(r);
     af_usage_fetch(self->usage, r->who.user, af_budget_day(af_wall_ms()), 1, s_on_budget, w);
+}
+
+void af_cost_admit(af_gw_req_t *r, af_gw_req_fn *go, af_cost_hit_fn *hit)
+{
+    if (!r->gw->cost) {
+        go(r);
+        return;
+    }
+    s_lookup(r, go, hit);
 }
 
 /* ---- after the agent ---------------------------------------------------------- */

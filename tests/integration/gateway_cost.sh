@@ -120,6 +120,8 @@ af_eq "$(jq -r .error.type "$AF_TMP/b")" budget_exceeded "error type"
 [ "$(jq -r .error.reset_at "$AF_TMP/b")" = "$(date -u -d tomorrow +%Y-%m-%dT00:00:00Z)" ] || af_fail "reset_at: $(cat "$AF_TMP/b")"
 grep -qi '^retry-after: [0-9]' "$AF_TMP/h" || af_fail "no Retry-After"
 af_eq "$(post "$G2" "$BOB" '{"model":"claude-3-5-haiku-20241022","max_tokens":8,"messages":[{"role":"user","content":"other gateway"}]}')" 429 "bob over budget on the second gateway too"
+af_eq "$(post "$G2" "$BOB" "$REQ")" 200 "over budget, bob still gets his cached reply (it costs nothing)"
+grep -qi '^x-agentfleet-cache: hit' "$AF_TMP/h" || af_fail "bob's cached reply was not a hit"
 af_eq "$(post "$G2" "$ALICE" '{"model":"claude-3-5-haiku-20241022","max_tokens":8,"messages":[{"role":"user","content":"alice still fine"}]}')" 200 "alice unaffected"
 c=$(curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $BOB" "$G2/v1/usage")
 af_eq "$c" 200 "bob's own usage"

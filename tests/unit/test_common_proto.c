@@ -180,7 +180,7 @@ static void test_protocol_doc_vectors(void **state)
         if (!in_block)
             continue;
         if (!strncmp(line, "verb: ", 6))
-            snprintf(verb, sizeof verb, "%s", line + 6);
+            snprintf(verb, sizeof verb, "%.63s", line + 6);
         else if (!strncmp(line, "json: ", 6))
             snprintf(json, sizeof json, "%s", line + 6);
         else if (!strncmp(line, "cbor: ", 6)) {

@@ -135,27 +135,37 @@ static void s_chat_end(af_chat_t *c)
     s_maybe_finish(self);
 }
 
+/* ERROR for a chat whose upstream call began (text arrived): its tokens are
+ * billed, so the ERROR carries them (output estimated by the deltas seen)
+ * with model and user, and the gateway counts them even when its request is
+ * gone. Before that point it is a plain ERROR. */
+static void s_chat_error(af_chat_t *c, const char *code, const char *message, double retry_after)
+{
+    if (c->in_tokens < 0) {
+        s_send_error(c->gw, c->req, code, message, retry_after);
+        return;
+    }
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "code", code);
+    cJSON_AddStringToObject(body, "message", message);
+    if (retry_after >= 0)
+        cJSON_AddNumberToObject(body, "retry_after", retry_after);
+    cJSON_AddStringToObject(body, "model", c->model ? c->model : "");
+    cJSON_AddStringToObject(body, "user", c->user ? c->user : "");
+    cJSON *usage = cJSON_AddObjectToObject(body, "usage");
+    cJSON_AddNumberToObject(usage, "input_tokens", (double)c->in_tokens);
+    cJSON_AddNumberToObject(usage, "output_tokens", (double)c->deltas);
+    af_metric_add(c->agent->m.tokens, (double)c->in_tokens, "input");
+    af_metric_add(c->agent->m.tokens, (double)c->deltas, "output");
+    s_send(c->gw, "ERROR", c->req, body);
+}
+
 static void s_chat_cancel(af_chat_t *c, bool reply)
 {
     af_anthropic_cancel(&c->call);
     af_agent_metrics_request(&c->agent->m, c->model, "cancelled");
-    if (reply && c->in_tokens >= 0) {
-        /* The upstream began (message_start): its tokens are billed, so the
-         * gateway counts them; output is estimated by the deltas seen. */
-        cJSON *body = cJSON_CreateObject();
-        cJSON_AddStringToObject(body, "code", "cancelled");
-        cJSON_AddStringToObject(body, "message", "the CHAT was cancelled");
-        cJSON_AddStringToObject(body, "model", c->model ? c->model : "");
-        cJSON_AddStringToObject(body, "user", c->user ? c->user : "");
-        cJSON *usage = cJSON_AddObjectToObject(body, "usage");
-        cJSON_AddNumberToObject(usage, "input_tokens", (double)c->in_tokens);
-        cJSON_AddNumberToObject(usage, "output_tokens", (double)c->deltas);
-        af_metric_add(c->agent->m.tokens, (double)c->in_tokens, "input");
-        af_metric_add(c->agent->m.tokens, (double)c->deltas, "output");
-        s_send(c->gw, "ERROR", c->req, body);
-    } else if (reply) {
-        s_send_error(c->gw, c->req, "cancelled", "the CHAT was cancelled", -1);
-    }
+    if (reply)
+        s_chat_error(c, "cancelled", "the CHAT was cancelled", -1);
     s_chat_end(c);
 }
 
@@ -256,7 +266,7 @@ static void s_on_error(void *arg, const char *type, const char *message, int sta
     c->call = NULL;
     af_agent_metrics_request(&c->agent->m, c->model, type);
     af_info("event=chat_failed req=%s type=%s status=%d", c->req, type, status);
-    s_send_error(c->gw, c->req, type, message, retry_after);
+    s_chat_error(c, type, message, retry_after);
     s_chat_end(c);
 }
 

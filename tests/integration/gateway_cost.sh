@@ -21,6 +21,7 @@ ALICE=$("$AF_BIN/gateway" --add-key alice user --keys-file "$KEYS")
 BOB=$("$AF_BIN/gateway" --add-key bob user --keys-file "$KEYS")
 ROOT=$("$AF_BIN/gateway" --add-key root admin --keys-file "$KEYS")
 DAVE=$("$AF_BIN/gateway" --add-key dave user --keys-file "$KEYS")
+ERIN=$("$AF_BIN/gateway" --add-key erin user --keys-file "$KEYS")
 cat >"$AF_TMP/cost.json" <<'JSON'
 {"max_tokens": {"user": 4096},
  "models": {"user": ["claude-3-5-haiku-20241022", "claude-3-5-sonnet-20241022"]},
@@ -165,6 +166,16 @@ af_eq "$c" 200 "dave's usage"
 [ "$(jq -r .budget.used "$AF_TMP/d")" -gt 0 ] || af_fail "aborted call not in dave's budget: $(cat "$AF_TMP/d")"
 grep -q '^agent_requests_total{model="claude-3-5-haiku-20241022",status="cancelled"} [1-9]' <<<"$(agent_metrics)" \
   || af_fail "cancelled request not counted by model"
+af_log "a stream that fails mid-way still counts its tokens"
+curl -s -N -o "$AF_TMP/mid" -H "x-api-key: $ERIN" -H 'content-type: application/json' \
+  --data-binary '{"model":"claude-3-5-haiku-20241022","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"fail mid-way [[words:20]] [[fault:midstream]]"}]}' \
+  "$G1/v1/messages"
+grep -q '^event: error' "$AF_TMP/mid" || af_fail "mid-stream failure not surfaced: $(cat "$AF_TMP/mid")"
+c=$(curl -s -o "$AF_TMP/e" -w '%{http_code}' -H "x-api-key: $ERIN" "$G1/v1/usage")
+af_eq "$c" 200 "erin's usage"
+[ "$(jq -r '.today.by_model["claude-3-5-haiku-20241022"].output_tokens' "$AF_TMP/e")" -ge 1 ] \
+  || af_fail "a failed stream's tokens were not counted: $(cat "$AF_TMP/e")"
+
 af_log "Redis gone: the gateways keep serving from memory (cache and counters per gateway)"
 kill -TERM "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true
 for _ in $(seq 50); do grep -q 'event=redis_down' "$AF_TMP/gateway1.log" && break; sleep 0.1; done

@@ -29,7 +29,8 @@ typedef enum { AF_CONFIG_RUN = 0, AF_CONFIG_EXIT_OK = 1, AF_CONFIG_CHECK = 2 } a
 int af_config_load(af_opt_t *opts, const char *daemon, const char *summary, int argc,
                    char **argv);
 
-/* Frees the strings af_config_load allocated into the table's dests. */
+/* Frees the strings af_config_load allocated into the table's dests (after a
+ * failed load too). String dests must start NULL; load again only after this. */
 void af_config_free(af_opt_t *opts);
 
 /* Prints the --help text to stdout. */

@@ -28,7 +28,12 @@ static af_opt_t s_opts[] = {
     {NULL, 0, NULL, NULL, NULL, false},
 };
 
-static int s_load(int argc, char **argv) { return af_config_load(s_opts, "testd", "test", argc, argv); }
+/* Each load starts from freed strings, as the contract asks. */
+static int s_load(int argc, char **argv)
+{
+    af_config_free(s_opts);
+    return af_config_load(s_opts, "testd", "test", argc, argv);
+}
 
 static void s_clear_env(void)
 {
@@ -98,17 +103,23 @@ static void test_refusals(void **state)
     s_clear_env();
     char *a1[] = {"testd", "--nope", "1", NULL};
     assert_int_equal(s_load(3, a1), -1);
+    af_config_free(s_opts);
     char *a2[] = {"testd", "--port", "12x", NULL};
     assert_int_equal(s_load(3, a2), -1);
+    af_config_free(s_opts);
     char *a3[] = {"testd", "--listen", NULL};
     assert_int_equal(s_load(2, a3), -1);
+    af_config_free(s_opts);
     char *a4[] = {"testd", "--config", "/nonexistent/af.conf", NULL};
     assert_int_equal(s_load(3, a4), -1);
+    af_config_free(s_opts);
     char *a5[] = {"testd", "stray", NULL};
     assert_int_equal(s_load(2, a5), -1);
+    af_config_free(s_opts);
     setenv("AF_PORT", "many", 1);
     char *a6[] = {"testd", NULL};
     assert_int_equal(s_load(1, a6), -1);
+    af_config_free(s_opts);
     s_clear_env();
     af_config_free(s_opts);
 }

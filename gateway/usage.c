@@ -124,14 +124,23 @@ static void s_add(af_usage_t *self, const char *user, int64_t day, const char *f
     if (s_redis(self)) {
         char key[128];
         s_key(key, sizeof key, user, day);
-        if (af_redis_cmd(self->redis, NULL, NULL, "HINCRBY %s %s %lld", key, field, n) == 0) {
-            af_redis_cmd(self->redis, NULL, NULL, "EXPIRE %s %d", key, KEEP_DAYS * 86400);
+        if (af_redis_cmd(self->redis, NULL, NULL, "HINCRBY %s %s %lld", key, field, n) == 0)
             return;
-        }
     }
     s_day_t *d = s_mem(self, user, day, true);
     if (d)
         s_mem_add(d->fields, field, n);
+}
+
+/* One EXPIRE per record (the HINCRBYs before it are pipelined on the same
+ * connection): the hash outlives its last write by KEEP_DAYS. */
+static void s_expire(af_usage_t *self, const char *user, int64_t day)
+{
+    if (!s_redis(self))
+        return;
+    char key[128];
+    s_key(key, sizeof key, user, day);
+    af_redis_cmd(self->redis, NULL, NULL, "EXPIRE %s %d", key, KEEP_DAYS * 86400);
 }
 
 void af_usage_record(af_usage_t *self, const char *user, int64_t day, const char *model,
@@ -143,6 +152,7 @@ void af_usage_record(af_usage_t *self, const char *user, int64_t day, const char
         s_add(self, user, day, f, 1);
         s_add(self, user, day, "si", in);
         s_add(self, user, day, "so", out);
+        s_expire(self, user, day);
         return;
     }
     snprintf(f, sizeof f, "r:%s", model);
@@ -152,6 +162,7 @@ void af_usage_record(af_usage_t *self, const char *user, int64_t day, const char
     snprintf(f, sizeof f, "o:%s", model);
     s_add(self, user, day, f, out);
     s_add(self, user, day, "b", in + out);
+    s_expire(self, user, day);
 }
 
 void af_usage_budget_reset(af_usage_t *self, const char *user, int64_t day)

@@ -176,6 +176,16 @@ af_eq "$c" 200 "erin's usage"
 [ "$(jq -r '.today.by_model["claude-3-5-haiku-20241022"].output_tokens' "$AF_TMP/e")" -ge 1 ] \
   || af_fail "a failed stream's tokens were not counted: $(cat "$AF_TMP/e")"
 
+af_log "what Redis holds: usage hashes kept 32 days, cached replies with the configured TTL"
+DAY=$(( $(date -u +%s) / 86400 ))
+ttl=$(redis-cli -p "$RP" ttl "af:usage:alice:$DAY")
+[ "$ttl" -gt $((31 * 86400)) ] && [ "$ttl" -le $((32 * 86400)) ] || af_fail "usage hash TTL: $ttl"
+af_eq "$(redis-cli -p "$RP" hget "af:usage:alice:$DAY" 'h:claude-3-5-sonnet-20241022')" 1 "alice's curl cache hit in Redis"
+n=0; for k in $(redis-cli -p "$RP" --scan --pattern 'af:cache:*'); do
+  t=$(redis-cli -p "$RP" ttl "$k"); [ "$t" -gt 0 ] && [ "$t" -le 600 ] || af_fail "cache entry $k TTL $t"; n=$((n + 1))
+done
+[ "$n" -ge 3 ] || af_fail "cached replies in Redis: $n"
+
 af_log "Redis gone: the gateways keep serving from memory (cache and counters per gateway)"
 kill -TERM "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true
 for _ in $(seq 50); do grep -q 'event=redis_down' "$AF_TMP/gateway1.log" && break; sleep 0.1; done

@@ -89,7 +89,7 @@ static int s_roles(af_cost_config_t *c, const cJSON *j, char *err, size_t errlen
         cJSON_ArrayForEach(it, mt)
         {
             af_role_t role;
-            long long v;
+            long long v = 0;
             if (af_role_parse(it->string, &role) < 0)
                 return s_fail(err, errlen, "max_tokens", "keys must be roles (user, admin)");
             if (s_int(mt, it->string, 1, AF_MAX_TOKENS_MAX, &v) < 0)
@@ -147,7 +147,7 @@ static int s_budgets(af_cost_config_t *c, const cJSON *j, char *err, size_t errl
     const cJSON *it;
     cJSON_ArrayForEach(it, users)
     {
-        long long v;
+        long long v = 0;
         if (!af_user_valid(it->string))
             return s_fail(err, errlen, "budgets.users", "keys must be user names");
         if (s_int(users, it->string, 0, 1e15, &v) < 0)
@@ -188,9 +188,9 @@ static int s_routing(af_cost_config_t *c, const cJSON *j, char *err, size_t errl
         const cJSON *k;
         cJSON_ArrayForEach(k, it)
         {
-            if (strcmp(k->string, "name") && strcmp(k->string, "model") &&
-                strcmp(k->string, "max_prompt_chars") && strcmp(k->string, "max_tokens") &&
-                strcmp(k->string, "tools"))
+            if (strcmp(k->string, "name") != 0 && strcmp(k->string, "model") != 0 &&
+                strcmp(k->string, "max_prompt_chars") != 0 && strcmp(k->string, "max_tokens") != 0 &&
+                strcmp(k->string, "tools") != 0)
                 return s_fail(err, errlen, path,
                               "unknown key (name, model, max_prompt_chars, max_tokens, tools)");
         }
@@ -303,7 +303,7 @@ int af_cost_config_parse(af_cost_config_t *c, const char *text, char *err, size_
     cJSON_ArrayForEach(it, j)
     {
         const char *const *k = keys;
-        while (*k && strcmp(*k, it->string))
+        while (*k && strcmp(*k, it->string) != 0)
             k++;
         if (!*k) {
             snprintf(err, errlen, "%.64s: unknown key", it->string);
@@ -328,8 +328,9 @@ int af_cost_config_load(af_cost_config_t *c, const char *path, char *err, size_t
     FILE *f = fopen(path, "rb");
     if (!f)
         return s_fail(err, errlen, path, "cannot read");
-    char *buf = malloc(1024 * 1024 + 1);
-    size_t n = buf ? fread(buf, 1, 1024 * 1024, f) : 0;
+    const size_t max = (size_t)1024 * 1024;
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max, f) : 0;
     fclose(f);
     if (!buf)
         return s_fail(err, errlen, path, "out of memory");

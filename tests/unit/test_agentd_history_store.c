@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "../../agentd/history_store.h"
 #include "log.h"
 
@@ -103,32 +105,6 @@ static void test_malformed(void **state)
 
 /* ---- against a real redis-server ------------------------------------------ */
 
-static int s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof sin;
-    bind(fd, (struct sockaddr *)&sin, sizeof sin);
-    getsockname(fd, (struct sockaddr *)&sin, &sl);
-    close(fd);
-    return ntohs(sin.sin_port);
-}
-
-static pid_t s_start_redis(int port)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        char p[16];
-        snprintf(p, sizeof p, "%d", port);
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
 typedef struct {
     struct event_base *base;
     int loads, saves;
@@ -166,8 +142,8 @@ static void s_saved(void *arg, bool ok)
 static void test_store(void **state)
 {
     (void)state;
-    int port = s_free_port();
-    pid_t pid = s_start_redis(port);
+    int port = af_test_free_port();
+    pid_t pid = af_test_redis_start(port);
     s_ctx_t c = {.base = event_base_new()};
     af_metrics_t *reg = af_metrics_new();
     char url[64];
@@ -218,8 +194,7 @@ static void test_store(void **state)
     late->id = strdup("se_x2"); /* back to its table key before the table frees it */
 
     /* Redis gone: saves and loads fail at once (the caller degrades). */
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    af_test_redis_stop(pid);
     RUN_UNTIL(&c, !af_history_up(h), 5000);
     assert_false(af_history_up(h));
     assert_int_equal(af_history_save(h, s, s_saved, &c), -1);

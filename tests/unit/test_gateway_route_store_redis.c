@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "../../gateway/route_store.h"
 #include "log.h"
 #include "metrics.h"
@@ -22,32 +24,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof sin;
-    bind(fd, (struct sockaddr *)&sin, sizeof sin);
-    getsockname(fd, (struct sockaddr *)&sin, &sl);
-    close(fd);
-    return ntohs(sin.sin_port);
-}
-
-static pid_t s_start_redis(int port)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        char p[16];
-        snprintf(p, sizeof p, "%d", port);
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
 
 typedef struct {
     int calls;
@@ -90,8 +66,8 @@ static s_seen_t s_get(af_route_store_t *rs, const char *sid)
 static void test_shared_routes(void **state)
 {
     (void)state;
-    int port = s_free_port();
-    pid_t pid = s_start_redis(port);
+    int port = af_test_free_port();
+    pid_t pid = af_test_redis_start(port);
     s_base = event_base_new();
     char url[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
@@ -128,8 +104,7 @@ static void test_shared_routes(void **state)
     assert_int_equal(gone.calls, 0);
 
     /* Redis down: each gateway answers from its memory copy (degraded). */
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    af_test_redis_stop(pid);
     s_run(5000, s_down, ra);
     assert_false(af_redis_up(ra));
     s = s_get(a, "se_2"); /* answers at once from memory */
@@ -140,7 +115,7 @@ static void test_shared_routes(void **state)
     assert_false(s_get(b, "se_3").found); /* not shared while down */
 
     /* Back: writes reach Redis again and are shared. */
-    pid = s_start_redis(port);
+    pid = af_test_redis_start(port);
     s_run(8000, s_up, ra);
     s_run(8000, s_up, rb);
     assert_true(af_redis_up(ra) && af_redis_up(rb));
@@ -157,8 +132,7 @@ static void test_shared_routes(void **state)
     af_redis_destroy(&rb);
     af_metrics_destroy(&ma);
     af_metrics_destroy(&mb);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    af_test_redis_stop(pid);
     event_base_free(s_base);
 }
 

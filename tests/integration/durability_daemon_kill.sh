@@ -6,19 +6,8 @@
 # and looks complete).
 . "$(dirname "$0")/lib.sh"
 
-# Waits until gateway $1 reports $2 ready agents (one read decides: no
-# second read that could see a moment later).
-wait_agents() {
-  local n=""
-  for _ in $(seq 200); do
-    n=$(curl -s "$1/readyz" | jq -r .agents 2>/dev/null || true)
-    [ "$n" = "$2" ] && return 0
-    sleep 0.1
-  done
-  af_fail "${3:-agents at $1}: got '$n', want '$2'"
-}
 
-for b in fake-anthropic manager agentd gateway; do [ -x "$AF_BIN/$b" ] || af_fail "missing $AF_BIN/$b"; done
+af_need_bins fake-anthropic manager agentd gateway
 command -v redis-server >/dev/null || af_fail "redis-server not installed"
 RP=$(af_free_port); FP=$(af_free_port); MP=$(af_free_port); MMP=$(af_free_port)
 AP1=$(af_free_port); HP1=$(af_free_port); AP2=$(af_free_port); HP2=$(af_free_port)
@@ -44,7 +33,7 @@ for i in 1 2; do
 done
 af_wait_port "127.0.0.1:$HP1"; af_wait_port "127.0.0.1:$HP2"
 for g in "$G1" "$G2"; do
-  wait_agents "$g" 2 "agents connected to $g"
+  af_wait_agents "$g" 2 "agents connected to $g"
 done
 
 chat() { # gateway session message -> status

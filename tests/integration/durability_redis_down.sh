@@ -6,19 +6,8 @@
 # turns made meanwhile, and later turns are written before DONE again.
 . "$(dirname "$0")/lib.sh"
 
-# Waits until gateway $1 reports $2 ready agents (one read decides: no
-# second read that could see a moment later).
-wait_agents() {
-  local n=""
-  for _ in $(seq 200); do
-    n=$(curl -s "$1/readyz" | jq -r .agents 2>/dev/null || true)
-    [ "$n" = "$2" ] && return 0
-    sleep 0.1
-  done
-  af_fail "${3:-agents at $1}: got '$n', want '$2'"
-}
 
-for b in fake-anthropic manager agentd gateway; do [ -x "$AF_BIN/$b" ] || af_fail "missing $AF_BIN/$b"; done
+af_need_bins fake-anthropic manager agentd gateway
 command -v redis-server >/dev/null || af_fail "redis-server not installed"
 RP=$(af_free_port); FP=$(af_free_port); MP=$(af_free_port); MMP=$(af_free_port)
 AP=$(af_free_port); HP=$(af_free_port)
@@ -45,7 +34,7 @@ af_start gateway "$AF_BIN/gateway" --listen "127.0.0.1:$HP" --manager "tcp://127
   --agent-listen "tcp://127.0.0.1:$AP" --keys-file "$KEYS" --heartbeat-ms 300 --ip-rate 0 \
   --user-rate 0 --redis-url "redis://127.0.0.1:$RP"
 af_wait_port "127.0.0.1:$HP"
-wait_agents "$G" 2 "two agents ready"
+af_wait_agents "$G" 2 "two agents ready"
 
 chat() { # session message
   curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $ALICE" -X POST \

@@ -4,19 +4,8 @@
 # follows, so every turn lands on the same agent and the history is one.
 . "$(dirname "$0")/lib.sh"
 
-# Waits until gateway $1 reports $2 ready agents (one read decides: no
-# second read that could see a moment later).
-wait_agents() {
-  local n=""
-  for _ in $(seq 200); do
-    n=$(curl -s "$1/readyz" | jq -r .agents 2>/dev/null || true)
-    [ "$n" = "$2" ] && return 0
-    sleep 0.1
-  done
-  af_fail "${3:-agents at $1}: got '$n', want '$2'"
-}
 
-for b in fake-anthropic manager agentd gateway; do [ -x "$AF_BIN/$b" ] || af_fail "missing $AF_BIN/$b"; done
+af_need_bins fake-anthropic manager agentd gateway
 command -v redis-server >/dev/null || af_fail "redis-server not installed"
 RP=$(af_free_port); FP=$(af_free_port); MP=$(af_free_port); MMP=$(af_free_port)
 AP1=$(af_free_port); HP1=$(af_free_port); AP2=$(af_free_port); HP2=$(af_free_port)
@@ -41,7 +30,7 @@ done
 G1="http://127.0.0.1:$HP1"; G2="http://127.0.0.1:$HP2"
 af_wait_port "127.0.0.1:$HP1"; af_wait_port "127.0.0.1:$HP2"
 for g in "$G1" "$G2"; do
-  wait_agents "$g" 3 "three agents connected to $g"
+  af_wait_agents "$g" 3 "three agents connected to $g"
 done
 
 chat() { # gateway session message
@@ -77,7 +66,7 @@ af_start gateway2b "$AF_BIN/gateway" --listen "127.0.0.1:$HP2" --manager "tcp://
   --agent-listen "tcp://127.0.0.1:$AP2" --keys-file "$KEYS" --heartbeat-ms 300 --ip-rate 0 \
   --user-rate 0 --redis-url "redis://127.0.0.1:$RP" --gateway-id gw2
 af_wait_port "127.0.0.1:$HP2"
-wait_agents "$G2" 3
+af_wait_agents "$G2" 3
 af_eq "$(chat "$G2" "$S" "turn 7")" 200 "turn 7 via the restarted gateway ($(cat "$AF_TMP/b"))"
 af_eq "$(jq -r .agent_id "$AF_TMP/b")" "$AG" "same agent after the gateway restart"
 curl -s "$G2/metrics" | grep '^gateway_redis_up 1' >/dev/null || af_fail "gateway_redis_up is not 1"

@@ -12,7 +12,7 @@
 
 SDK="$AF_ROOT/tests/sdk"
 command -v redis-server >/dev/null || af_fail "redis-server not installed"
-for b in fake-anthropic manager agentd gateway; do [ -x "$AF_BIN/$b" ] || af_fail "missing $AF_BIN/$b"; done
+af_need_bins fake-anthropic manager agentd gateway
 FP=$(af_free_port); MP=$(af_free_port); MMP=$(af_free_port); RP=$(af_free_port)
 AP1=$(af_free_port); HP1=$(af_free_port); AP2=$(af_free_port); HP2=$(af_free_port)
 UPKEY="sk-upstream-$$-secret"; echo "$UPKEY" >"$AF_TMP/upstream.key"

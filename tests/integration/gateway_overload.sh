@@ -7,19 +7,8 @@
 # --max-inflight -> ERROR capacity -> 503).
 . "$(dirname "$0")/lib.sh"
 
-# Waits until gateway $1 reports $2 ready agents (one read decides: no
-# second read that could see a moment later).
-wait_agents() {
-  local n=""
-  for _ in $(seq 200); do
-    n=$(curl -s "$1/readyz" | jq -r .agents 2>/dev/null || true)
-    [ "$n" = "$2" ] && return 0
-    sleep 0.1
-  done
-  af_fail "${3:-agents at $1}: got '$n', want '$2'"
-}
 
-for b in fake-anthropic manager agentd gateway; do [ -x "$AF_BIN/$b" ] || af_fail "missing $AF_BIN/$b"; done
+af_need_bins fake-anthropic manager agentd gateway
 FP=$(af_free_port); MP=$(af_free_port); MMP=$(af_free_port)
 KEYS="$AF_TMP/keys"
 ALICE=$("$AF_BIN/gateway" --add-key alice user --keys-file "$KEYS")
@@ -44,7 +33,7 @@ for k in inflight queue agent; do
   af_wait_port "127.0.0.1:$hp"
 done
 for k in inflight queue agent; do
-  wait_agents "${URL[$k]}" 1 "agent connected to gw-$k"
+  af_wait_agents "${URL[$k]}" 1 "agent connected to gw-$k"
 done
 
 # burst URL N -> "ok=A shed=B other=C retry_after_ok=D" (D: every 503 had Retry-After >= 1)

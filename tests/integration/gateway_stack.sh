@@ -10,7 +10,7 @@
 
 SDK="$AF_ROOT/tests/sdk"
 [ -d "$SDK/node_modules/@anthropic-ai/sdk" ] || af_fail "SDK not installed (npm install in tests/sdk)"
-for b in fake-anthropic manager agentd gateway; do [ -x "$AF_BIN/$b" ] || af_fail "missing $AF_BIN/$b"; done
+af_need_bins fake-anthropic manager agentd gateway
 FP=$(af_free_port); MP=$(af_free_port); MMP=$(af_free_port); AP=$(af_free_port); HP=$(af_free_port)
 UPKEY="sk-upstream-$$-secret"; echo "$UPKEY" >"$AF_TMP/upstream.key"
 KEYS="$AF_TMP/keys"

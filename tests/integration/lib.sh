@@ -53,3 +53,22 @@ trap af_cleanup EXIT
 
 # Asserts "$1" == "$2" with a message.
 af_eq() { [ "$1" = "$2" ] || af_fail "${3:-values differ}: got '$1', want '$2'"; }
+
+# Fails unless every named program is built in $AF_BIN.
+af_need_bins() {
+  local b
+  for b in "$@"; do [ -x "$AF_BIN/$b" ] || af_fail "missing $AF_BIN/$b"; done
+}
+
+# Waits until the gateway at URL $1 reports $2 ready agents on /readyz (one
+# read decides: no second read that could see a moment later). $3 names what
+# is awaited in the failure message.
+af_wait_agents() {
+  local n="" i
+  for ((i = 0; i < 200; i++)); do
+    n=$(curl -s "$1/readyz" | jq -r .agents 2>/dev/null || true)
+    [ "$n" = "$2" ] && return 0
+    sleep 0.1
+  done
+  af_fail "${3:-agents at $1}: got '$n', want '$2'"
+}

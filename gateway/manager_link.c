@@ -122,8 +122,11 @@ static bool s_not_leader(af_mlink_t *self, uint64_t id, const af_msg_t *msg)
     w->retries++;
     r->link = self;
     r->id = id;
-    /* the first retry at once: with two managers up, the other one leads */
-    struct timeval tv = {0, w->retries == 1 ? 0 : S_RETRY_MS * 1000L};
+    /* A round of one retry per other manager at once (the rotation reaches the
+     * leader), then a pause with jitter: a fixed period could keep step with the
+     * HELLO timer on the same DEALER and always land on the same manager. */
+    long us = w->retries % self->nmanagers ? 0 : (S_RETRY_MS / 2 + rand() % S_RETRY_MS) * 1000L;
+    struct timeval tv = {0, us};
     if (event_base_once(self->base, -1, EV_TIMEOUT, s_on_retry, r, &tv) < 0) {
         free(r);
         return false;

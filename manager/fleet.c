@@ -1016,7 +1016,10 @@ void af_fleet_destroy(af_fleet_t **self_p)
         free(self->gateways);
         self->gateways = n;
     }
-    /* The provider stops what must not outlive us (process: every agentd). */
+    /* The provider stops what must not outlive us (process: every agentd), except
+     * under HA, where the agents follow the next leader. */
+    if (self->lease)
+        af_provider_keep_agents(self->provider);
     af_provider_destroy(&self->provider);
     if (self->tick)
         event_free(self->tick);

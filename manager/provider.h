@@ -65,6 +65,9 @@ int af_provider_destroy_agent(af_provider_t *self, const char *agent_id);
 int af_provider_list(af_provider_t *self, af_provider_list_fn *fn, void *arg);
 /* Frees the provider (ops->free) and NULLs the pointer. */
 void af_provider_destroy(af_provider_t **self_p);
+/* HA: with several managers the agents outlive any one of them; after this, destroy
+ * frees the provider without stopping them (process provider; a no-op for others). */
+void af_provider_keep_agents(af_provider_t *self);
 
 
 

@@ -50,6 +50,7 @@ typedef struct s_proc {
     struct event *sigchld;
     struct event *tick;      /* escalation and adopted-process polling */
     s_child_t *children;
+    bool keep;               /* HA: free leaves the agents running */
 } s_proc_t;
 
 static uint64_t s_now_ns(void)
@@ -441,6 +442,13 @@ static void s_free(void *impl)
     s_proc_t *self = impl;
     if (!self)
         return;
+    if (self->keep) { /* HA: they report to the other managers too; reaped by init */
+        af_info("event=agents_left_running reason=ha");
+        while (self->children)
+            s_unlink(self, self->children);
+        self->children = NULL;
+        goto release;
+    }
     int stopped = 0;
     for (s_child_t *c = self->children; c; c = c->next, stopped++)
         s_signal(c, SIGTERM);
@@ -474,6 +482,7 @@ static void s_free(void *impl)
         af_info("event=agents_stopped tracked=%d sigkilled=%d", stopped, killed);
     while (self->children)
         s_unlink(self, self->children);
+release:
     if (self->sigchld)
         event_free(self->sigchld);
     if (self->tick)
@@ -484,6 +493,12 @@ static void s_free(void *impl)
 }
 
 static const af_provider_ops_t s_ops = {"process", s_create, s_destroy, s_list, s_free};
+
+void af_provider_keep_agents(af_provider_t *self)
+{
+    if (self && self->ops == &s_ops)
+        ((s_proc_t *)self->impl)->keep = true;
+}
 
 af_provider_t *af_provider_process_new(struct event_base *base, const char *agentd_path,
                                        const char *manager_endpoint, int grace_ms,

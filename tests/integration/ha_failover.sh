@@ -4,7 +4,10 @@
 # from agent heartbeats and answers not_leader. Agents and the gateway know both
 # endpoints. kill -9 of the leader: the standby leads within 5 s with a higher token;
 # spawn, list, placement and chat keep working; the pool is not spawned again and no
-# agent is spawned twice or lost.
+# agent is spawned twice or lost. The old leader returns as a standby; the new leader
+# is paused (SIGSTOP) past its lease: the standby takes over with token 3, and the
+# resumed stale leader steps down by its own clock without acting. A manager stopped
+# cleanly under HA leaves the agents running.
 . "$(dirname "$0")/lib.sh"
 
 command -v redis-server >/dev/null || af_fail "redis-server not installed"
@@ -91,4 +94,45 @@ af_eq "$(echo "$ids" | uniq | wc -l)" 4 "distinct agent ids"
 echo "$ids" | grep -qx "$A2" || af_fail "spawned agent $A2 has no process"
 c=$(curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $ROOT" "$G/v1/agents")
 af_eq "$(jq -r .count "$AF_TMP/b")" 4 "list after the spawn"
+af_log "the old leader comes back as a standby; the new leader is paused (stale) and resumed"
+start_manager mgr-a2 "$MPA" "$MMA"; PA2=$AF_LAST_PID
+for _ in $(seq 60); do
+  [ "$(curl -s "$MA/metrics" | awk '$1 == "manager_agents{state=\"ready\"}" {print $2}')" = 4 ] && break
+  sleep 0.1
+done
+af_eq "$(metric "$MA" manager_leader)" 0 "restarted manager stands by"
+kill -STOP "$PB"
+t0=$(date +%s.%N)
+for _ in $(seq 120); do [ "$(metric "$MA" manager_leader)" = 1 ] && break; sleep 0.05; done
+af_eq "$(metric "$MA" manager_leader)" 1 "restarted manager took over from the paused one"
+af_eq "$(metric "$MA" manager_fence_token)" 3 "third leader, third token"
+af_log "took over from the paused leader after $(python3 -c "print(round($(date +%s.%N) - $t0, 2))")s"
+# The paused leader resumes 1 s from now, with requests queued to it (the gateway's
+# DEALER round-robins): it must refuse them (its lease ran out by its own clock, and
+# the gateway sends the newer token 3), so they reach the new leader instead.
+spawned_b=$(grep -c 'event=spawn_started' "$AF_TMP/mgr-b.log" || true)
+(sleep 1; kill -CONT "$PB") &
+RESUME=$!
+for i in 1 2; do
+  c=$(curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $ALICE" -X POST --data-binary '{}' "$G/v1/agents")
+  [ "$c" = 201 ] || { grep -h "not_leader\|manager_error\|lease" "$AF_TMP"/gateway.log "$AF_TMP"/mgr-b.log "$AF_TMP"/mgr-a2.log | cut -c1-220 | tail -40 >&2; af_fail "spawn $i: $c $(cat "$AF_TMP/b")"; }
+done
+wait "$RESUME"
+for _ in $(seq 60); do grep -q 'event=lease_lost id=mgr-b' "$AF_TMP/mgr-b.log" && break; sleep 0.05; done
+grep -q 'event=lease_lost id=mgr-b' "$AF_TMP/mgr-b.log" || af_fail "resumed stale leader did not step down"
+af_eq "$(metric "$MB" manager_leader)" 0 "resumed stale leader stands by"
+sleep 1
+af_eq "$(agents | wc -l)" 6 "agent processes: 4 + 2 spawned, none twice"
+af_eq "$(grep -c 'event=spawn_started' "$AF_TMP/mgr-b.log" || true)" "$spawned_b" "spawns by the resumed stale leader"
+af_log "requests the resumed stale leader refused: $(curl -s "$MB/metrics" | grep 'code="not_leader"' | grep -v '^#' | tr '\n' ' ')"
+
+af_log "a manager stopped cleanly under HA leaves the agents running"
+kill -TERM "$PB"
+for _ in $(seq 50); do kill -0 "$PB" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$PB" 2>/dev/null && af_fail "manager did not stop"
+sleep 0.3
+af_eq "$(agents | wc -l)" 6 "agents alive after a manager's clean exit"
+grep -q 'event=agents_left_running' "$AF_TMP/mgr-b.log" || af_fail "no agents_left_running in the log"
+c=$(curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $ROOT" "$G/v1/agents")
+af_eq "$(jq -r .count "$AF_TMP/b")" 6 "list from the remaining leader"
 af_log "PASS ha_failover"

@@ -26,7 +26,13 @@ typedef struct {
     struct event *timer;
     const char *fail; /* set when the send failed: reported on the next turn */
     struct af_mlink_t *link;
+    /* HA: kept to ask another manager when a standby answers not_leader. */
+    char verb[AF_PROTO_VERB_MAX];
+    cJSON *body;
+    int retries;
 } s_slot_t;
+
+#define S_NOT_LEADER_RETRIES 6
 
 struct af_mlink_t {
     struct event_base *base;
@@ -45,6 +51,8 @@ static void s_finish(s_slot_t *slot, const af_msg_t *reply, const char *why)
     event_del(slot->timer);
     slot->used = false;
     slot->fn = NULL;
+    cJSON_Delete(slot->body);
+    slot->body = NULL;
     fn(reply, why, arg);
 }
 
@@ -74,6 +82,18 @@ static void s_on_message(zsock_t *sock, void *arg)
     for (int i = 0; i < S_SLOTS; i++) {
         s_slot_t *slot = &self->slots[i];
         if (slot->used && !slot->fail && strcmp(slot->req, msg->req) == 0) {
+            /* HA: a standby did nothing; the DEALER's next send goes to another manager. */
+            const char *code = af_msg_str(msg, "code");
+            if (!strcmp(msg->verb, "ERROR") && code && !strcmp(code, "not_leader") &&
+                slot->body && slot->retries++ < S_NOT_LEADER_RETRIES) {
+                af_msg_t *again = af_msg_new(slot->verb, slot->req, cJSON_Duplicate(slot->body, 1));
+                if (again && af_proto_send(self->sock, &again, self->codec) == 0) {
+                    af_zev_kick(self->zev);
+                    af_msg_destroy(&msg);
+                    return;
+                }
+                af_msg_destroy(&again);
+            }
             s_finish(slot, msg, NULL);
             af_msg_destroy(&msg);
             return;
@@ -100,8 +120,8 @@ af_mlink_t *af_mlink_new(struct event_base *base, const char *endpoint, af_codec
     zsock_set_identity(self->sock, id);
     zsock_set_linger(self->sock, 0);
     zsock_set_immediate(self->sock, 1);
-    if (af_curve_client(self->sock, "manager") < 0 ||
-        zsock_connect(self->sock, "%s", endpoint) < 0) {
+    /* "a,b": HA managers; ZMQ_IMMEDIATE keeps a dead one out of the rotation. */
+    if (af_curve_client(self->sock, "manager") < 0 || zsock_attach(self->sock, endpoint, false) < 0) {
         af_error("cannot connect endpoint=%s err=%s", endpoint, zmq_strerror(zmq_errno()));
         goto fail;
     }
@@ -126,9 +146,11 @@ void af_mlink_destroy(af_mlink_t **self_p)
     if (!self_p || !*self_p)
         return;
     af_mlink_t *self = *self_p;
-    for (int i = 0; i < S_SLOTS; i++)
+    for (int i = 0; i < S_SLOTS; i++) {
         if (self->slots[i].timer)
             event_free(self->slots[i].timer);
+        cJSON_Delete(self->slots[i].body);
+    }
     af_zev_destroy(&self->zev);
     zsock_destroy(&self->sock);
     free(self);
@@ -147,9 +169,15 @@ int af_mlink_request(af_mlink_t *self, const char *verb, cJSON *body, af_mlink_f
         return -1;
     }
     snprintf(slot->req, sizeof slot->req, "as%d-%lu", (int)getpid(), ++self->seq);
+    cJSON *keep = body ? cJSON_Duplicate(body, 1) : cJSON_CreateObject();
     af_msg_t *msg = af_msg_new(verb, slot->req, body);
-    if (!msg)
+    if (!msg) {
+        cJSON_Delete(keep);
         return -1;
+    }
+    snprintf(slot->verb, sizeof slot->verb, "%s", verb);
+    slot->body = keep;
+    slot->retries = 0;
     slot->used = true;
     slot->fn = fn;
     slot->arg = arg;

@@ -40,6 +40,9 @@ start_manager mgr-b "$MPB" "$MMB"; PB=$AF_LAST_PID
 af_start gateway "$AF_BIN/gateway" --listen "127.0.0.1:$HP" --manager "$CLUSTER" \
   --agent-listen "tcp://127.0.0.1:$AP" --keys-file "$KEYS" --heartbeat-ms 300 --ip-rate 100000
 af_wait_port "127.0.0.1:$HP"
+ASP=$(af_free_port)
+af_start autoscaler "$AF_BIN/autoscaler" --manager "$CLUSTER" --interval-s 1 --dry-run true \
+  --metrics-listen "127.0.0.1:$ASP"
 for _ in $(seq 200); do
   [ "$(curl -s "$G/readyz" | jq -r .agents 2>/dev/null)" = 2 ] && break; sleep 0.1
 done
@@ -64,6 +67,10 @@ BEFORE=$(agents); nb=$(echo "$BEFORE" | wc -l)
 spawns_b=$(grep -c 'event=spawn_started\|event=agent_forked' "$AF_TMP/mgr-b.log" || true)
 af_eq "$spawns_b" 0 "the standby spawned nothing"
 
+decisions() { grep -c 'decision direction=' "$AF_TMP/autoscaler.log" || true; }
+for _ in $(seq 50); do [ "$(decisions)" -ge 3 ] && break; sleep 0.1; done
+[ "$(decisions)" -ge 3 ] || af_fail "autoscaler made $(decisions) decisions through the leader"
+af_eq "$(grep -c 'evaluation skipped' "$AF_TMP/autoscaler.log" || true)" 0 "autoscaler STATS all answered (standby refusals retried)"
 af_log "kill -9 the leader"
 t0=$(date +%s.%N)
 kill -9 "$PA"
@@ -75,6 +82,7 @@ python3 -c "import sys; sys.exit(0 if $took < 5 else 1)" || af_fail "takeover to
 af_eq "$(metric "$MB" manager_fence_token)" 2 "new leader's token is higher"
 af_log "standby leads after ${took}s (lease TTL 2 s)"
 
+d0=$(decisions)
 af_log "after failover: list, chat on an old agent, spawn"
 c=$(curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $ROOT" "$G/v1/agents")
 af_eq "$c" 200 "list after failover ($(cat "$AF_TMP/b"))"
@@ -94,6 +102,9 @@ af_eq "$(echo "$ids" | uniq | wc -l)" 4 "distinct agent ids"
 echo "$ids" | grep -qx "$A2" || af_fail "spawned agent $A2 has no process"
 c=$(curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $ROOT" "$G/v1/agents")
 af_eq "$(jq -r .count "$AF_TMP/b")" 4 "list after the spawn"
+for _ in $(seq 40); do [ "$(decisions)" -ge $((d0 + 2)) ] && break; sleep 0.1; done
+d1=$(decisions)
+[ "$d1" -ge $((d0 + 2)) ] || af_fail "autoscaler decisions after failover: $d0 -> $d1"
 af_log "the old leader comes back as a standby; the new leader is paused (stale) and resumed"
 start_manager mgr-a2 "$MPA" "$MMA"; PA2=$AF_LAST_PID
 for _ in $(seq 60); do

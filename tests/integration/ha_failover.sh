@@ -4,7 +4,7 @@
 # from agent heartbeats and answers not_leader. Agents and the gateway know both
 # endpoints. kill -9 of the leader: the standby leads within 5 s with a higher token;
 # spawn, list, placement and chat keep working; the pool is not spawned again and no
-# agent is spawned twice or lost. The old leader returns as a standby; the new leader
+# agent is spawned twice or lost (every link on CURVE). The old leader returns as a standby; the new leader
 # is paused (SIGSTOP) past its lease: the standby takes over with token 3, and the
 # resumed stale leader steps down by its own clock without acting. A manager stopped
 # cleanly under HA leaves the agents running.
@@ -15,6 +15,8 @@ for b in fake-anthropic manager agentd gateway; do [ -x "$AF_BIN/$b" ] || af_fai
 RP=$(af_free_port); FP=$(af_free_port); MPA=$(af_free_port); MPB=$(af_free_port)
 MMA=$(af_free_port); MMB=$(af_free_port); AP=$(af_free_port); HP=$(af_free_port)
 CLUSTER="tcp://127.0.0.1:$MPA,tcp://127.0.0.1:$MPB"
+CERTS="$AF_TMP/certs" # every link on CURVE, as deployed (both managers share the manager keypair)
+bash "$AF_ROOT/scripts/make-certs.sh" "$CERTS" >/dev/null
 UPKEY="sk-upstream-$$-ha"; echo "$UPKEY" >"$AF_TMP/upstream.key"
 KEYS="$AF_TMP/keys"
 ALICE=$("$AF_BIN/gateway" --add-key alice user --keys-file "$KEYS")
@@ -31,18 +33,20 @@ start_manager() { # name listen-port metrics-port
   ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" af_start "$1" "$AF_BIN/manager" \
     --listen "tcp://127.0.0.1:$2" --metrics-listen "127.0.0.1:$3" --min-agents 2 --max-agents 6 \
     --heartbeat-ms 300 --anthropic-key-file "$AF_TMP/upstream.key" \
-    --redis-url "redis://127.0.0.1:$RP" --lease-ttl-ms 2000 --manager-id "$1" --cluster "$CLUSTER"
+    --redis-url "redis://127.0.0.1:$RP" --lease-ttl-ms 2000 --manager-id "$1" --cluster "$CLUSTER" \
+    --curve-dir "$CERTS"
 }
 start_manager mgr-a "$MPA" "$MMA"; PA=$AF_LAST_PID
 for _ in $(seq 100); do [ "$(metric "$MA" manager_leader)" = 1 ] && break; sleep 0.05; done
 af_eq "$(metric "$MA" manager_leader)" 1 "first manager leads"
 start_manager mgr-b "$MPB" "$MMB"; PB=$AF_LAST_PID
 af_start gateway "$AF_BIN/gateway" --listen "127.0.0.1:$HP" --manager "$CLUSTER" \
-  --agent-listen "tcp://127.0.0.1:$AP" --keys-file "$KEYS" --heartbeat-ms 300 --ip-rate 100000
+  --agent-listen "tcp://127.0.0.1:$AP" --keys-file "$KEYS" --heartbeat-ms 300 --ip-rate 100000 \
+  --curve-dir "$CERTS"
 af_wait_port "127.0.0.1:$HP"
 ASP=$(af_free_port)
 af_start autoscaler "$AF_BIN/autoscaler" --manager "$CLUSTER" --interval-s 1 --dry-run true \
-  --metrics-listen "127.0.0.1:$ASP"
+  --metrics-listen "127.0.0.1:$ASP" --curve-dir "$CERTS"
 for _ in $(seq 200); do
   [ "$(curl -s "$G/readyz" | jq -r .agents 2>/dev/null)" = 2 ] && break; sleep 0.1
 done

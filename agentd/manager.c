@@ -43,6 +43,7 @@ struct af_manager_t {
     long backoff_ms;
     unsigned long seq;
     int nmanagers; /* HA: endpoints in the list; the DEALER round-robins between them */
+    double fence;  /* HA: newest leader token seen from any manager */
 };
 
 static uint64_t s_ms(long ms) { return (uint64_t)ms * 1000000ull; }
@@ -125,6 +126,18 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
 static void s_dispatch(af_manager_t *self, af_msg_t *msg)
 {
     const char *v = msg->verb;
+    /* HA fencing: a DRAIN or SHUTDOWN from a leader older than one we have heard from
+     * is a stale leader acting; refuse it. Every other message only raises the mark. */
+    double fence = af_msg_num(msg, "fence", 0);
+    if ((!strcmp(v, "DRAIN") || !strcmp(v, "SHUTDOWN")) && fence < self->fence) {
+        af_warn("event=stale_leader_refused verb=%s fence=%.0f newest=%.0f", v, fence, self->fence);
+        af_proto_send_error(self->sock, NULL, msg->req, "not_leader",
+                            "stale leader: a newer fencing token was seen", self->codec);
+        af_zev_kick(self->zev);
+        return;
+    }
+    if (fence > self->fence)
+        self->fence = fence;
     if (!strcmp(v, "WELCOME")) {
         double hb = af_msg_num(msg, "heartbeat_ms", (double)self->hb_ms);
         if (hb >= 10 && hb <= 60000) /* checked as a double: the cast is then defined */

@@ -122,6 +122,8 @@ static int s_send_agent(af_fleet_t *self, const char *agent_id, const char *verb
         af_msg_destroy(&m);
         return -1;
     }
+    if (self->lease) /* HA: agents refuse DRAIN/SHUTDOWN older than the newest token seen */
+        cJSON_AddNumberToObject(m->body, "fence", (double)af_lease_fence(self->lease));
     m->routing_id = zframe_new(agent_id, strlen(agent_id));
     int rc = af_proto_send(self->sock, &m, self->cfg.codec);
     af_zev_kick(self->zev);
@@ -138,6 +140,8 @@ static void s_reply(af_fleet_t *self, zframe_t *rid, const char *req, const char
     }
     if (rid)
         m->routing_id = zframe_dup(rid);
+    if (self->lease) /* HA: WELCOME tells agents the newest token */
+        cJSON_AddNumberToObject(m->body, "fence", (double)af_lease_fence(self->lease));
     if (af_proto_send(self->sock, &m, self->cfg.codec) < 0)
         af_warn("event=reply_failed verb=%s req=%s error=\"%s\"", verb, req, strerror(errno));
     af_zev_kick(self->zev);
@@ -923,6 +927,8 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
     char req[32];
     s_next_req(self, req, sizeof req);
     cJSON_AddStringToObject(body, "req", req);
+    if (self->lease)
+        cJSON_AddNumberToObject(body, "fence", (double)af_lease_fence(self->lease));
     uint8_t *buf;
     size_t len;
     if (af_codec_encode(body, self->cfg.codec, &buf, &len) == 0) {

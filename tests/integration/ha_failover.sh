@@ -22,6 +22,10 @@ KEYS="$AF_TMP/keys"
 ALICE=$("$AF_BIN/gateway" --add-key alice user --keys-file "$KEYS")
 ROOT=$("$AF_BIN/gateway" --add-key root admin --keys-file "$KEYS")
 G="http://127.0.0.1:$HP"
+agents() { pgrep -f -- "agentd .*--manager $CLUSTER" | sort || true; }
+# Under HA a manager's clean exit leaves its agents running (by design): stop the
+# ones this scenario made (found by its unique cluster list) before the usual cleanup.
+trap 'rc=$?; a=$(agents); [ -n "$a" ] && kill -TERM $a 2>/dev/null; (exit $rc); af_cleanup' EXIT
 metric() { curl -s "$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
 MA="http://127.0.0.1:$MMA"; MB="http://127.0.0.1:$MMB"
 
@@ -65,7 +69,6 @@ for _ in $(seq 60); do
   sleep 0.1
 done
 af_eq "$(curl -s "$MB/metrics" | awk '$1 == "manager_agents{state=\"ready\"}" {print $2}')" 3 "standby knows all 3 agents"
-agents() { pgrep -f -- "agentd .*--manager $CLUSTER" | sort; }
 BEFORE=$(agents); nb=$(echo "$BEFORE" | wc -l)
 [ "$nb" = 3 ] || { pgrep -af -- "--manager $CLUSTER" >&2; af_fail "agent processes before failover: $nb"; }
 spawns_b=$(grep -c 'event=spawn_started\|event=agent_forked' "$AF_TMP/mgr-b.log" || true)

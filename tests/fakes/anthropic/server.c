@@ -13,9 +13,11 @@
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,10 +224,23 @@ static const s_route_t s_routes[] = {
     {"/_last", EVHTTP_REQ_GET, S_ADMIN},
 };
 
+/* Like the real API's front ends, answer without Nagle: a response or an SSE
+ * event written in pieces must not wait for the client's delayed ACK. */
+static void s_nodelay(struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    int one = 1;
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 static void s_route(struct evhttp_request *req, void *arg)
 {
     fa_server_t *self = arg;
     uint64_t t0 = af_now_ns();
+    s_nodelay(req);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     if (!path || !*path)

@@ -10,6 +10,10 @@
 # AF_RUN_PREPARE_ONLY=1 prepares var/ and exits; AF_RUN_DETACH=1 starts
 # supervisord in the background, waits until the gateway is ready and returns
 # (scripts/deploy uses both).
+# CURVE is on by default: the env file's AF_CURVE_DIR (var/certs) gets its
+# certificates from scripts/make-certs.sh the first time (kept across runs).
+# AF_RUN_HA=1 also runs redis-server (the lease) and a second manager
+# (manager-b): two managers, one leading (docs/operations.md).
 set -euo pipefail
 
 AF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,15 +57,36 @@ if [ ! -s "$AF_ENV_FILE" ]; then
   say "created $AF_ENV_FILE (edit it to change ports and options)"
 fi
 
+# CURVE on every AF1 link: an env file from before CURVE was on by default
+# gets the line (one that mentions AF_CURVE_DIR at all, even commented out or
+# empty, is the operator's choice and stays).
+if ! grep -q 'AF_CURVE_DIR' "$AF_ENV_FILE"; then
+  printf '\n# Added by run-local.sh: ZeroMQ CURVE on every AF1 link (empty = off).\nAF_CURVE_DIR=${AF_VAR}/certs\n' >>"$AF_ENV_FILE"
+  say "turned CURVE on in $AF_ENV_FILE (AF_CURVE_DIR=\${AF_VAR}/certs)"
+fi
+
 # The upstream: the real API when a key is given now, or was given before
 # (var/anthropic.key holds a real key: a restart by systemd or scripts/deploy
 # must not fall back to the fake), else the fake. AF_RUN_FAKE_UPSTREAM=1
 # forces the fake.
+run_ha="${AF_RUN_HA:-}" # AF_RUN_HA=1 make run wins over the env file's value
 set -a
 # shellcheck disable=SC1090
 . "$AF_ENV_FILE"
 set +a
+AF_RUN_HA="${run_ha:-${AF_RUN_HA:-0}}"
 fake_key=sk-ant-local-fake
+if [ -n "${AF_CURVE_DIR:-}" ]; then
+  need_certs=0
+  for role in manager gateway agentd autoscaler; do
+    [ -s "$AF_CURVE_DIR/$role.cert_secret" ] && [ -s "$AF_CURVE_DIR/allowed/$role.cert" ] || need_certs=1
+  done
+  if [ "$need_certs" = 1 ]; then
+    bash "$AF_ROOT/scripts/make-certs.sh" "$AF_CURVE_DIR" >/dev/null \
+      || die "scripts/make-certs.sh could not make the CURVE certificates in $AF_CURVE_DIR"
+    say "created the CURVE certificates in $AF_CURVE_DIR (scripts/make-certs.sh)"
+  fi
+fi
 if [ -z "${ANTHROPIC_API_KEY:-}" ] && [ -z "${AF_RUN_FAKE_UPSTREAM:-}" ] && [ -s "$AF_VAR/anthropic.key" ] \
    && [ "$(cat "$AF_VAR/anthropic.key")" != "$fake_key" ]; then
   ANTHROPIC_API_KEY="$(cat "$AF_VAR/anthropic.key")"
@@ -110,10 +135,51 @@ if [ "$AF_RUN_MONITORING" = 1 ]; then
     || die "the rendered $AF_VAR/monitoring/prometheus.yml does not pass promtool check config"
 fi
 
+# Two managers (AF_RUN_HA=1): a redis-server of our own for the lease and
+# manager-b; the lease, the cluster list and both endpoints for the gateway
+# and autoscaler go to an overlay af-exec reads after the env file.
+export AF_HA_AUTOSTART=false
+export AF_RUN_HA_MANAGER_LISTEN="${AF_RUN_HA_MANAGER_LISTEN:-tcp://127.0.0.1:5551}"
+export AF_RUN_HA_MANAGER_METRICS_LISTEN="${AF_RUN_HA_MANAGER_METRICS_LISTEN:-127.0.0.1:9103}"
+AF_RUN_REDIS_LISTEN="${AF_RUN_REDIS_LISTEN:-127.0.0.1:6390}"
+rm -f "$AF_VAR/run/ha.env"
+unset AF_ENV_OVERLAY
+if [ "$AF_RUN_HA" = 1 ]; then
+  command -v redis-server >/dev/null || die "AF_RUN_HA=1 needs redis-server (apt-get install redis-server)"
+  export AF_HA_AUTOSTART=true
+  mkdir -p "$AF_VAR/redis"
+  # Lease data only: no snapshots, loopback (or the given host) only.
+  {
+    echo "# Rendered by scripts/run-local.sh (AF_RUN_HA=1) at each start."
+    echo "bind ${AF_RUN_REDIS_LISTEN%:*}"
+    echo "port ${AF_RUN_REDIS_LISTEN##*:}"
+    echo "dir $AF_VAR/redis"
+    echo "daemonize no"
+    echo 'save ""'
+    echo "appendonly no"
+  } >"$AF_VAR/redis/redis.conf"
+  cluster="${AF_MANAGER_LISTEN:-tcp://127.0.0.1:5550},$AF_RUN_HA_MANAGER_LISTEN"
+  {
+    echo "# Rendered by scripts/run-local.sh (AF_RUN_HA=1) at each start; read by"
+    echo "# deploy/af-exec after agentfleet.env. manager-b overrides the id and"
+    echo "# its addresses with flags (deploy/supervisord.conf)."
+    echo "AF_MANAGER_REDIS_URL=redis://$AF_RUN_REDIS_LISTEN/0"
+    echo "AF_MANAGER_MANAGER_ID=mgr-a"
+    echo "AF_MANAGER_CLUSTER=$cluster"
+    echo "AF_GATEWAY_MANAGER=$cluster"
+    echo "AF_AUTOSCALER_MANAGER=$cluster"
+  } >"$AF_VAR/run/ha.env"
+  export AF_ENV_OVERLAY="$AF_VAR/run/ha.env"
+fi
+
 # Check each daemon's configuration before supervisord restarts it in a loop.
 for d in gateway manager autoscaler; do
   out=$("$AF_ROOT/deploy/af-exec" "$d" --check-config 2>&1) || die "$d: $out"
 done
+if [ "$AF_RUN_HA" = 1 ]; then
+  out=$("$AF_ROOT/deploy/af-exec" manager --manager-id mgr-b --listen "$AF_RUN_HA_MANAGER_LISTEN" \
+        --metrics-listen "$AF_RUN_HA_MANAGER_METRICS_LISTEN" --check-config 2>&1) || die "manager-b: $out"
+fi
 
 conf="$AF_ROOT/deploy/supervisord.conf"
 ctl="supervisorctl -c $AF_VAR/supervisorctl.conf"
@@ -138,12 +204,16 @@ if [ -z "${AF_RUN_PREPARE_ONLY:-}" ]; then
             "AF_AUTOSCALER_METRICS_LISTEN=${AF_AUTOSCALER_METRICS_LISTEN:-127.0.0.1:9102}" \
             "AF_FAKE_ANTHROPIC_LISTEN=${AF_FAKE_ANTHROPIC_LISTEN:-127.0.0.1:8090}" \
             "AF_RUN_PROMETHEUS_LISTEN=$AF_RUN_PROMETHEUS_LISTEN" \
-            "AF_RUN_ALERTMANAGER_LISTEN=$AF_RUN_ALERTMANAGER_LISTEN"; do
+            "AF_RUN_ALERTMANAGER_LISTEN=$AF_RUN_ALERTMANAGER_LISTEN" \
+            "AF_RUN_HA_MANAGER_LISTEN=$AF_RUN_HA_MANAGER_LISTEN" \
+            "AF_RUN_HA_MANAGER_METRICS_LISTEN=$AF_RUN_HA_MANAGER_METRICS_LISTEN" \
+            "AF_RUN_REDIS_LISTEN=$AF_RUN_REDIS_LISTEN"; do
     name="${kv%%=*}" addr="${kv#*=}"
     [ -n "$addr" ] || continue
     [ "$name" = AF_FAKE_ANTHROPIC_LISTEN ] && [ "$AF_FAKE_ANTHROPIC_AUTOSTART" = false ] && continue
     case "$name" in AF_RUN_PROMETHEUS_LISTEN|AF_RUN_ALERTMANAGER_LISTEN)
       [ "$AF_MONITORING_AUTOSTART" = true ] || continue ;; esac
+    case "$name" in AF_RUN_HA_*|AF_RUN_REDIS_LISTEN) [ "$AF_HA_AUTOSTART" = true ] || continue ;; esac
     if port_busy "$addr"; then
       die "$addr is already in use ($name in $AF_ENV_FILE); stop what holds it or pick another port there"
     fi
@@ -213,6 +283,12 @@ if [ "$ready" = 1 ]; then
   mon=""
   [ "$AF_MONITORING_AUTOSTART" = true ] && mon="
   monitor:  Prometheus http://$AF_RUN_PROMETHEUS_LISTEN  Alertmanager http://$AF_RUN_ALERTMANAGER_LISTEN"
+  [ "$AF_HA_AUTOSTART" = true ] && mon="$mon
+  managers: manager ${AF_MANAGER_LISTEN:-tcp://127.0.0.1:5550} and manager-b $AF_RUN_HA_MANAGER_LISTEN (metrics http://$AF_RUN_HA_MANAGER_METRICS_LISTEN/metrics); lease in redis $AF_RUN_REDIS_LISTEN"
+  curve="plaintext AF1 (AF_CURVE_DIR is empty)"
+  [ -n "${AF_CURVE_DIR:-}" ] && curve="CURVE on every AF1 link (certificates in $AF_CURVE_DIR)"
+  mon="$mon
+  security: $curve"
   cat <<EOF
 
 agentfleet is up: $FLEET_URL${https:+ and https://$https (self-signed: curl -k)}
@@ -242,14 +318,28 @@ wait "$sv" 2>/dev/null || true
 
 # Nothing may outlive us: agents are the manager's children (own process
 # groups), which it stops on a clean exit. Report and clean up any straggler.
+# Under HA a manager's clean exit leaves its agents running by design (another
+# manager may lead them): stop them here, without a warning.
 left=""
 for p in $(pgrep -f "^$AF_BIN/agentd " || true); do
   tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "AF_VAR=$AF_VAR" && left="$left $p"
 done
 if [ -n "$left" ]; then
-  say "run-local: WARNING: agent processes outlived the manager:$left; stopping them" >&2
+  if [ "$AF_HA_AUTOSTART" = true ]; then
+    say "run-local: stopping the agents (under HA the managers leave them running)"
+  else
+    say "run-local: WARNING: agent processes outlived the manager:$left; stopping them" >&2
+    rc=1
+  fi
   for p in $left; do kill -TERM "$p" 2>/dev/null || true; done
-  rc=1
+  alive=""
+  for _ in $(seq 100); do
+    alive=""
+    for p in $left; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
+    [ -z "$alive" ] && break
+    sleep 0.1
+  done
+  for p in $alive; do kill -KILL "$p" 2>/dev/null || true; done
 fi
 say "agentfleet stopped"
 if [ "${failed:-0}" = 1 ]; then exit 1; fi

@@ -4,7 +4,8 @@
 # chat through fleetctl, see tokens stream, then kill -9 each daemon in turn and
 # see supervisord restart it and the system serve again (a chat on an agent
 # survives the manager's restart). Ctrl-C (SIGINT to the process group) stops
-# everything, agents included.
+# everything, agents included. Every AF1 link runs ZeroMQ CURVE, as `make run`
+# sets it up: certificates made once in var/certs, kept by the next run.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ops/stack.sh"
 command -v supervisord >/dev/null || af_fail "supervisord not installed"
@@ -22,6 +23,24 @@ grep -q "127.0.0.1:$OPS_HTTP is already in use (AF_GATEWAY_LISTEN in " "$AF_TMP/
   || af_fail "busy port message: $(cat "$AF_TMP/busy.out")"
 ops_stack_start 10
 af_log "stack up: 10 agents ready"
+
+# ---- CURVE on by default ------------------------------------------------------------
+grep -qx 'AF_CURVE_DIR=${AF_VAR}/certs' "$AF_VAR/agentfleet.env" || af_fail "env file does not turn CURVE on"
+for role in manager gateway agentd autoscaler; do
+  [ -s "$AF_VAR/certs/$role.cert_secret" ] && [ -s "$AF_VAR/certs/allowed/$role.cert" ] \
+    || af_fail "run-local.sh made no $role certificate in $AF_VAR/certs"
+done
+af_eq "$(stat -c %a "$AF_VAR/certs/manager.cert_secret")" 600 "mode of manager.cert_secret"
+cert_sum=$(cat "$AF_VAR"/certs/*.cert_secret | md5sum)
+curve_metric() { # metrics-port name
+  curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null | awk -v m="$2" '$1 == m {print int($2)}' || true
+}
+admitted=$(curve_metric "$OPS_MGR_METRICS" zmq_curve_admitted_total)
+[ "${admitted:-0}" -ge 10 ] || af_fail "manager admitted ${admitted:-no} CURVE handshakes (10 ready agents)"
+af_eq "$(curve_metric "$OPS_MGR_METRICS" zmq_curve_refused_total)" 0 "manager's refused CURVE handshakes"
+gw_admitted=$(curve_metric "$OPS_HTTP" zmq_curve_admitted_total)
+[ "${gw_admitted:-0}" -ge 10 ] || af_fail "gateway admitted ${gw_admitted:-no} CURVE handshakes from 10 agents"
+af_log "CURVE: manager admitted $admitted, gateway $gw_admitted handshakes"
 export FLEET_TOKEN
 FLEET_TOKEN=$("$fc" token --user alice)
 admin=$("$fc" token --user root --role admin)
@@ -111,6 +130,11 @@ grep -q 'admin' "$AF_TMP/scale.err" || af_fail "scale refusal does not say admin
 
 # ---- Ctrl-C: everything stops, nothing is left ------------------------------------------
 ops_stack_stop
+# The next run keeps the certificates (a new key would lock out running peers).
+AF_RUN_PREPARE_ONLY=1 bash "$AF_ROOT/scripts/run-local.sh" >"$AF_TMP/prepare.out" 2>&1 \
+  || af_fail "prepare-only run failed: $(cat "$AF_TMP/prepare.out")"
+af_eq "$(cat "$AF_VAR"/certs/*.cert_secret | md5sum)" "$cert_sum" "certificates after a second run"
+! grep -q 'created the CURVE certificates' "$AF_TMP/prepare.out" || af_fail "second run made new certificates"
 grep -q '^agentfleet stopped' "$AF_TMP/run-local.log" || af_fail "run-local did not finish"
 ! grep -q 'WARNING: agent processes outlived' "$AF_TMP/run-local.log" || af_fail "agents outlived the manager"
 left=$(ops_leftovers)

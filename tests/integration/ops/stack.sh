@@ -3,7 +3,8 @@
 
 # Writes $AF_VAR/agentfleet.env from deploy/agentfleet.env.example with free
 # ports, exports AF_VAR, OPS_HTTP, OPS_HTTPS, OPS_MGR_METRICS, OPS_AS_METRICS,
-# OPS_FAKE, OPS_MGR (tcp endpoint). Extra "KEY=value" lines may follow as args.
+# OPS_FAKE, OPS_MGR (tcp endpoint), and for AF_RUN_HA=1 OPS_MGR_B (manager-b's
+# endpoint), OPS_MGR_B_METRICS, OPS_REDIS. Extra "KEY=value" lines may follow as args.
 ops_stack_env() {
   OPS_ENV_ARGS=("$@")
   export AF_VAR="$AF_TMP/var"
@@ -12,8 +13,11 @@ ops_stack_env() {
   OPS_MGR_PORT=$(af_free_port); OPS_AGENT_PORT=$(af_free_port)
   OPS_MGR_METRICS=$(af_free_port); OPS_AS_METRICS=$(af_free_port); OPS_FAKE=$(af_free_port)
   OPS_PROM=$(af_free_port); OPS_AM=$(af_free_port)
+  OPS_MGR_B_PORT=$(af_free_port); OPS_MGR_B_METRICS=$(af_free_port); OPS_REDIS=$(af_free_port)
   OPS_MGR="tcp://127.0.0.1:$OPS_MGR_PORT"
+  OPS_MGR_B="tcp://127.0.0.1:$OPS_MGR_B_PORT"
   export OPS_HTTP OPS_HTTPS OPS_MGR_METRICS OPS_AS_METRICS OPS_FAKE OPS_MGR OPS_PROM OPS_AM
+  export OPS_MGR_B OPS_MGR_B_METRICS OPS_REDIS
   sed -e "s/127.0.0.1:8080/127.0.0.1:$OPS_HTTP/" \
       -e "s/127.0.0.1:8443/127.0.0.1:$OPS_HTTPS/" \
       -e "s/127.0.0.1:5550/127.0.0.1:$OPS_MGR_PORT/" \
@@ -23,6 +27,9 @@ ops_stack_env() {
       -e "s/127.0.0.1:8090/127.0.0.1:$OPS_FAKE/" \
       -e "s/127.0.0.1:9090/127.0.0.1:$OPS_PROM/" \
       -e "s/127.0.0.1:9093/127.0.0.1:$OPS_AM/" \
+      -e "s/127.0.0.1:5551/127.0.0.1:$OPS_MGR_B_PORT/" \
+      -e "s/127.0.0.1:9103/127.0.0.1:$OPS_MGR_B_METRICS/" \
+      -e "s/127.0.0.1:6390/127.0.0.1:$OPS_REDIS/" \
       "$AF_ROOT/deploy/agentfleet.env.example" >"$AF_VAR/agentfleet.env"
   local kv
   for kv in "$@"; do printf '%s\n' "$kv" >>"$AF_VAR/agentfleet.env"; done
@@ -110,6 +117,8 @@ ops_leftovers() {
     if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "AF_VAR=$AF_VAR"; then echo "$p"; fi
     if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "--manager $OPS_MGR"; then echo "$p"; fi
   done | sort -u
+  # AF_RUN_HA=1's redis-server (it names itself by its address, not its argv).
+  [ -n "${OPS_REDIS:-}" ] && pgrep -f "^redis-server 127.0.0.1:$OPS_REDIS( |$)"
   pgrep -f "supervisord -c $AF_ROOT/deploy/supervisord.conf" | while read -r p; do
     tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "AF_VAR=$AF_VAR" && echo "$p"
   done

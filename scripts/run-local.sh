@@ -69,12 +69,14 @@ fi
 # (var/anthropic.key holds a real key: a restart by systemd or scripts/deploy
 # must not fall back to the fake), else the fake. AF_RUN_FAKE_UPSTREAM=1
 # forces the fake.
-run_ha="${AF_RUN_HA:-}" # AF_RUN_HA=1 make run wins over the env file's value
+# AF_RUN_HA=1 / AF_RUN_MONITORING=1 make run win over the env file's values.
+run_ha="${AF_RUN_HA:-}" run_mon="${AF_RUN_MONITORING:-}"
 set -a
 # shellcheck disable=SC1090
 . "$AF_ENV_FILE"
 set +a
 AF_RUN_HA="${run_ha:-${AF_RUN_HA:-0}}"
+AF_RUN_MONITORING="${run_mon:-${AF_RUN_MONITORING:-0}}"
 fake_key=sk-ant-local-fake
 if [ -n "${AF_CURVE_DIR:-}" ]; then
   need_certs=0
@@ -121,7 +123,11 @@ if [ "$AF_RUN_MONITORING" = 1 ]; then
   # replaced by the env file's; AF_RUN_PROMETHEUS_INTERVAL (default 15s) sets
   # the scrape, evaluation and recording intervals.
   iv="${AF_RUN_PROMETHEUS_INTERVAL:-15s}"
+  # AF_RUN_HA=1: manager-b is a manager target too (manager_leader of both).
+  mgr_targets="'${AF_MANAGER_METRICS_LISTEN:-127.0.0.1:9101}'"
+  [ "$AF_RUN_HA" = 1 ] && mgr_targets="$mgr_targets, '${AF_RUN_HA_MANAGER_METRICS_LISTEN:-127.0.0.1:9103}'"
   sed -e "s#127.0.0.1:8080#${AF_GATEWAY_LISTEN:-127.0.0.1:8080}#" \
+      -e "s#- targets: \['127.0.0.1:9101'\]#- targets: [$mgr_targets]#" \
       -e "s#127.0.0.1:9101#${AF_MANAGER_METRICS_LISTEN:-127.0.0.1:9101}#g" \
       -e "s#127.0.0.1:9102#${AF_AUTOSCALER_METRICS_LISTEN:-127.0.0.1:9102}#" \
       -e "s#127.0.0.1:9093#$AF_RUN_ALERTMANAGER_LISTEN#" \

@@ -173,8 +173,7 @@ chaos: deps
 
 lint: deps
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
-	  --inline-suppr --suppress=missingIncludeSystem -Icommon \
-	  '-DcJSON_ArrayForEach(e,a)=for((e)=(a)?(a)->child:NULL;(e);(e)=(e)->next)' $(COMMON_SRC) $(foreach d,$(PROGDIRS),$(wildcard $(d)/*.c))
+	  --inline-suppr --suppress=missingIncludeSystem -Icommon --include=scripts/cppcheck/cjson.h $(COMMON_SRC) $(foreach d,$(PROGDIRS),$(wildcard $(d)/*.c))
 	clang-tidy --quiet $(COMMON_SRC) $(foreach d,$(PROGDIRS),$(wildcard $(d)/*.c)) -- \
 	  -std=c11 -D_GNU_SOURCE -Icommon $(PKG_CFLAGS)
 

@@ -983,8 +983,10 @@ void af_agent_destroy(af_agent_t **self_p)
     }
     /* Pending reads and writes end here (their chats are gone: nothing is sent). */
     af_history_destroy(&self->history);
-    while (self->loads)
-        s_load_free(self->loads);
+    for (s_load_t *l = self->loads, *next; l; l = next) {
+        next = l->next;
+        s_load_free(l);
+    }
     if (self->tick)
         event_free(self->tick);
     af_manager_destroy(&self->manager);

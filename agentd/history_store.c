@@ -246,7 +246,7 @@ int af_history_apply(af_session_t *s, const cJSON *doc)
         const cJSON *u = cJSON_GetArrayItem(msgs, i), *a = cJSON_GetArrayItem(msgs, i + 1);
         const char *ur = s_str(u, "role"), *uc = s_str(u, "content");
         const char *ar = s_str(a, "role"), *ac = s_str(a, "content");
-        if (!ur || !uc || !ar || !ac || strcmp(ur, "user") || strcmp(ar, "assistant"))
+        if (!ur || !uc || !ar || !ac || strcmp(ur, "user") != 0 || strcmp(ar, "assistant") != 0)
             return -1;
         if (af_session_add_turn(s, uc, ac) < 0)
             return -1;

@@ -304,7 +304,7 @@ static cJSON *s_decode_json(const uint8_t *buf, size_t len, char *err, size_t er
     /* Raw control bytes are illegal in JSON text (strings must escape them), and
      * cJSON would cut a string at a NUL; \u0000 likewise. Refuse both. */
     for (size_t i = 0; i < len; i++)
-        if ((buf[i] < 0x20 && buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r') ||
+        if ((buf[i] < 0x20 && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r') ||
             (buf[i] == '\\' && i + 5 < len && !memcmp(buf + i + 1, "u0000", 5))) {
             snprintf(err, errlen, "json: control character or NUL at byte %zu", i);
             return NULL;

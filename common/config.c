@@ -212,6 +212,8 @@ int af_config_load(af_opt_t *opts, const char *daemon, const char *summary, int 
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (!a)
+            break;
         if (!strcmp(a, "--check-config"))
             continue;
         if (!strcmp(a, "--config")) {
@@ -242,8 +244,8 @@ int af_config_load(af_opt_t *opts, const char *daemon, const char *summary, int 
         }
         if (!value) {
             if (o->type == AF_OPT_BOOL && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0 ||
-                                          (strcmp(argv[i + 1], "true") && strcmp(argv[i + 1], "false") &&
-                                           strcmp(argv[i + 1], "0") && strcmp(argv[i + 1], "1")))) {
+                                          (strcmp(argv[i + 1], "true") != 0 && strcmp(argv[i + 1], "false") != 0 &&
+                                           strcmp(argv[i + 1], "0") != 0 && strcmp(argv[i + 1], "1") != 0))) {
                 *(bool *)o->dest = true;
                 continue;
             }

@@ -145,10 +145,11 @@ void af_curl_loop_destroy(af_curl_loop_t **self_p)
     if (!self_p || !*self_p)
         return;
     af_curl_loop_t *self = *self_p;
-    while (self->xfers) {
+    for (s_xfer_t *x = self->xfers, *next; x; x = next) {
+        next = x->next;
         if (self->multi)
-            curl_multi_remove_handle(self->multi, self->xfers->easy);
-        s_unlink(self, self->xfers);
+            curl_multi_remove_handle(self->multi, x->easy);
+        s_unlink(self, x);
     }
     if (self->multi)
         curl_multi_cleanup(self->multi);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AF_HTTP_CLIENT_MAX_RESPONSE (16u * 1024 * 1024)
+#define AF_HTTP_CLIENT_MAX_RESPONSE ((size_t)16 * 1024 * 1024)
 
 typedef struct s_req {
     af_http_client_t *client;
@@ -77,7 +77,7 @@ static void s_on_done(CURL *easy, CURLcode res, void *arg)
     else if (res == CURLE_OPERATION_TIMEDOUT)
         snprintf(err, sizeof err, "timeout after %ld ms", r->timeout_ms);
     else if (res == CURLE_WRITE_ERROR)
-        snprintf(err, sizeof err, "response larger than %u bytes", AF_HTTP_CLIENT_MAX_RESPONSE);
+        snprintf(err, sizeof err, "response larger than %zu bytes", AF_HTTP_CLIENT_MAX_RESPONSE);
     else
         snprintf(err, sizeof err, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(res));
     r->fn(r->arg, status, r->resp ? r->resp : "", res == CURLE_OK ? NULL : err);
@@ -102,8 +102,8 @@ void af_http_client_destroy(af_http_client_t **self_p)
     if (!self_p || !*self_p)
         return;
     af_http_client_t *self = *self_p;
-    while (self->reqs) {
-        s_req_t *r = self->reqs;
+    for (s_req_t *r = self->reqs, *next; r; r = next) {
+        next = r->next; /* the callback may not start requests on a dying client */
         af_curl_loop_remove(self->loop, r->easy);
         r->fn(r->arg, 0, "", "client shut down");
         s_req_free(r);

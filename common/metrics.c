@@ -135,7 +135,7 @@ static af_metric_t *s_register(af_metrics_t *self, const char *name, const char 
         free(copy);
     }
     m->table_size = 16;
-    m->table = calloc(m->table_size, sizeof *m->table);
+    m->table = calloc(m->table_size, sizeof(af_series_t *));
     if (self->last)
         self->last->next = m;
     else
@@ -206,7 +206,7 @@ static uint64_t s_hash(const char **values, size_t n)
 static bool s_same(af_series_t *s, const char **values, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (strcmp(s->values[i], values[i]))
+        if (strcmp(s->values[i], values[i]) != 0)
             return false;
     return true;
 }
@@ -214,7 +214,7 @@ static bool s_same(af_series_t *s, const char **values, size_t n)
 static void s_grow(af_metric_t *m)
 {
     size_t size = m->table_size * 2;
-    af_series_t **t = calloc(size, sizeof *t);
+    af_series_t **t = calloc(size, sizeof(af_series_t *));
     if (!t)
         return;
     for (af_series_t *s = m->first; s; s = s->next_order) {

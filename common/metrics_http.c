@@ -85,12 +85,16 @@ af_metrics_http_t *af_metrics_http_new(struct event_base *base, af_metrics_t *re
         af_metrics_http_destroy(&self);
         return NULL;
     }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } addr;
+    memset(&addr, 0, sizeof addr);
+    socklen_t sl = sizeof addr;
     evutil_socket_t fd = evhttp_bound_socket_get_fd(bs);
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        self->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                              : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (getsockname(fd, &addr.sa, &sl) == 0)
+        self->port = addr.sa.sa_family == AF_INET6 ? ntohs(addr.in6.sin6_port) : ntohs(addr.in.sin_port);
     evhttp_set_allowed_methods(self->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
                                                EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
     af_metrics_http_attach(self->http, registry);

@@ -103,7 +103,7 @@ af_msg_t *af_proto_decode(const uint8_t *const *frames, const size_t *lens, size
     char why[160];
     cJSON *body = af_codec_decode(frames[2], lens[2], &codec, why, sizeof why);
     const cJSON *req = body ? cJSON_GetObjectItemCaseSensitive(body, "req") : NULL;
-    if (cJSON_IsString(req) && strlen(req->valuestring) < AF_PROTO_REQ_MAX)
+    if (req && cJSON_IsString(req) && strlen(req->valuestring) < AF_PROTO_REQ_MAX)
         snprintf(req_out, AF_PROTO_REQ_MAX, "%s", req->valuestring);
     if (!s_frame_is(frames[0], lens[0], AF_PROTO_TAG)) {
         cJSON_Delete(body);
@@ -137,7 +137,7 @@ af_msg_t *af_proto_decode(const uint8_t *const *frames, const size_t *lens, size
         snprintf(reason, reasonlen, "unknown verb %s", safe);
         return NULL;
     }
-    if (!cJSON_IsString(req) || !req->valuestring[0] ||
+    if (!req || !cJSON_IsString(req) || !req->valuestring[0] ||
         strlen(req->valuestring) >= AF_PROTO_REQ_MAX) {
         cJSON_Delete(body);
         *err = AF_PROTO_MISSING_REQ;

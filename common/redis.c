@@ -138,8 +138,16 @@ af_redis_t *af_redis_new(struct event_base *base, const char *url)
         self->port = (int)port;
         slash = *end == '/' ? end : NULL;
     }
-    if (slash && slash[1])
-        self->db = atoi(slash + 1);
+    if (slash && slash[1]) {
+        char *end;
+        long db = strtol(slash + 1, &end, 10);
+        if (*end || db < 0 || db > 1000000) {
+            af_error("event=redis_bad_url url=%s", url);
+            free(self);
+            return NULL;
+        }
+        self->db = (int)db;
+    }
     self->backoff_ms = 100;
     self->retry = evtimer_new(base, s_on_retry, self);
     if (!self->retry) {

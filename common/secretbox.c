@@ -51,10 +51,10 @@ int af_secretbox_load_key(const char *path, uint8_t key[AF_SECRETBOX_KEY_LEN])
     int rc = -1;
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         n--;
-    if (n == 2 * AF_SECRETBOX_KEY_LEN) {
+    if (n == (ssize_t)2 * AF_SECRETBOX_KEY_LEN) {
         rc = 0;
         for (int i = 0; i < AF_SECRETBOX_KEY_LEN; i++) {
-            int hi = s_hex(buf[2 * i]), lo = s_hex(buf[2 * i + 1]);
+            int hi = s_hex(buf[(size_t)2 * i]), lo = s_hex(buf[(size_t)2 * i + 1]);
             if (hi < 0 || lo < 0) {
                 rc = -1;
                 break;
@@ -130,7 +130,7 @@ char *af_secretbox_open(const uint8_t key[AF_SECRETBOX_KEY_LEN], const char *sea
         return NULL;
     const char *b64 = sealed + strlen(AF_SECRETBOX_PREFIX);
     size_t blen = strlen(b64);
-    if (blen % 4 || blen > 2 * S_MAX_PLAIN) {
+    if (blen % 4 || blen > (size_t)2 * S_MAX_PLAIN) {
         af_error("event=secret_open_failed reason=malformed");
         return NULL;
     }

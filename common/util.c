@@ -46,7 +46,7 @@ int af_id_new(char *buf, size_t len, const char *prefix)
     size_t pl = prefix ? strlen(prefix) : 0;
     if (len < pl + 23 || RAND_bytes(raw, sizeof raw) != 1)
         return -1;
-    memcpy(buf, prefix, pl);
+    snprintf(buf, len, "%s", pl ? prefix : "");
     af_base64url(raw, sizeof raw, buf + pl);
     return 0;
 }

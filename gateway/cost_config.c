@@ -342,7 +342,7 @@ int af_cost_config_load(af_cost_config_t *c, const char *path, char *err, size_t
 
 long long af_cost_config_budget(const af_cost_config_t *c, const char *user)
 {
-    af_cost_user_budget_t key;
+    af_cost_user_budget_t key = {0};
     snprintf(key.user, sizeof key.user, "%s", user ? user : "");
     const af_cost_user_budget_t *u =
         c->nusers ? bsearch(&key, c->users, c->nusers, sizeof key, s_cmp_user) : NULL;

@@ -111,6 +111,7 @@ static void test_bad_urls(void **state)
     assert_null(af_redis_new(base, "redis://:6379"));
     assert_null(af_redis_new(base, "redis://host:notaport"));
     assert_null(af_redis_new(base, "host:70000"));
+    assert_null(af_redis_new(base, "redis://host:6379/x"));
     event_base_free(base);
 }
 

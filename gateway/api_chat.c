@@ -213,21 +213,9 @@ static void s_on_session_retry(evutil_socket_t fd, short what, void *arg)
         s_session_place(r);
 }
 
-static void s_session_wait_gone(af_gw_req_t *r)
-{
-    if (r->timer)
-        event_del(r->timer);
-}
-
 static bool s_session_later(af_gw_req_t *r, long ms)
 {
-    if (!r->timer && !(r->timer = evtimer_new(r->gw->base, s_on_session_retry, r)))
-        return false;
-    struct timeval tv = {0, ms * 1000L};
-    evtimer_add(r->timer, &tv);
-    r->on_gone = s_session_wait_gone;
-    af_gw_req_watch_close(r);
-    return true;
+    return af_gw_req_later(r, ms, s_on_session_retry);
 }
 
 /* A session whose agent is gone (or that no route names) may still have its

@@ -37,12 +37,6 @@ static void s_on_gone(af_gw_req_t *r)
 
 static void s_send(af_gw_req_t *r);
 
-static void s_on_wait_gone(af_gw_req_t *r)
-{
-    if (r->timer)
-        event_del(r->timer);
-}
-
 static void s_on_wait(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -58,15 +52,9 @@ static void s_on_wait(evutil_socket_t fd, short what, void *arg)
 /* PLACE again after GONE_PAUSE_MS. Returns false when no timer can be had. */
 static bool s_place_later(af_gw_req_t *r)
 {
-    if (!r->timer)
-        r->timer = evtimer_new(r->gw->base, s_on_wait, r);
-    if (!r->timer)
+    if (!af_gw_req_later(r, GONE_PAUSE_MS, s_on_wait))
         return false;
     r->agent_id[0] = 0;
-    struct timeval tv = {0, GONE_PAUSE_MS * 1000L};
-    evtimer_add(r->timer, &tv);
-    r->on_gone = s_on_wait_gone;
-    af_gw_req_watch_close(r);
     return true;
 }
 
@@ -76,15 +64,9 @@ static bool s_wait_for_agent(af_gw_req_t *r)
     if (r->waits >= MAX_WAITS || af_alink_agent_alive(r->gw->agents, r->agent_id) ||
         af_alink_agent_gone(r->gw->agents, r->agent_id))
         return false;
-    if (!r->timer)
-        r->timer = evtimer_new(r->gw->base, s_on_wait, r);
-    if (!r->timer)
+    if (!af_gw_req_later(r, WAIT_MS, s_on_wait))
         return false;
     r->waits++;
-    struct timeval tv = {0, WAIT_MS * 1000L};
-    evtimer_add(r->timer, &tv);
-    r->on_gone = s_on_wait_gone;
-    af_gw_req_watch_close(r);
     return true;
 }
 

@@ -141,6 +141,26 @@ static void s_on_watch(evutil_socket_t fd, short what, void *arg)
         evhttp_connection_free(evcon);
 }
 
+static void s_timer_gone(af_gw_req_t *r)
+{
+    if (r->timer)
+        event_del(r->timer);
+}
+
+bool af_gw_req_later(af_gw_req_t *r, long ms, event_callback_fn cb)
+{
+    if (r->timer)
+        event_del(r->timer);
+    else if (!(r->timer = event_new(r->gw->base, -1, 0, cb, r)))
+        return false;
+    event_assign(r->timer, r->gw->base, -1, 0, cb, r);
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(r->timer, &tv);
+    r->on_gone = s_timer_gone;
+    af_gw_req_watch_close(r);
+    return true;
+}
+
 void af_gw_req_watch_close(af_gw_req_t *r)
 {
     if (r->watch)

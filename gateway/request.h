@@ -75,6 +75,11 @@ af_gw_req_t *af_gw_req_new(af_gw_t *gw, struct evhttp_request *ev);
  * call it before waiting. */
 void af_gw_req_watch_close(af_gw_req_t *r);
 
+/* Runs cb (arg r) after ms on the request's own timer, which handlers of
+ * several modules share: it is re-aimed at cb each time. The wait ends if the
+ * client goes away. Returns false when no timer can be had. */
+bool af_gw_req_later(af_gw_req_t *r, long ms, event_callback_fn cb);
+
 /* Finishers: exactly one per request; each frees r. */
 void af_gw_reply_json(af_gw_req_t *r, int status, const cJSON *body);
 void af_gw_reply_error(af_gw_req_t *r, int status, const char *type, const char *fmt, ...)

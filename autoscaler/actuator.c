@@ -32,13 +32,6 @@ static void s_on_reply(const af_msg_t *reply, const char *why, void *arg)
         call.fn(NULL, why, call.arg);
         return;
     }
-    if (strcmp(reply->verb, "OK") != 0) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "SCALE refused: %s %s", af_msg_str(reply, "code") ?: "?",
-                 af_msg_str(reply, "message") ?: "");
-        call.fn(NULL, msg, call.arg);
-        return;
-    }
     af_scale_reply_t r = {
         .target = (long)af_msg_num(reply, "target", -1),
         .current = (long)af_msg_num(reply, "current", -1),

@@ -94,7 +94,13 @@ static void s_on_message(zsock_t *sock, void *arg)
                 }
                 af_msg_destroy(&again);
             }
-            s_finish(slot, msg, NULL);
+            if (strcmp(msg->verb, "OK") != 0) {
+                char why[200];
+                snprintf(why, sizeof why, "%s refused: %s %s", slot->verb, code ? code : "?",
+                         af_msg_str(msg, "message") ? af_msg_str(msg, "message") : "");
+                s_finish(slot, NULL, why);
+            } else
+                s_finish(slot, msg, NULL);
             af_msg_destroy(&msg);
             return;
         }

@@ -8,8 +8,9 @@
 
 #include <event2/event.h>
 
-/* reply: the OK or ERROR message (borrowed for the call), or NULL when the
- * request could not be sent or timed out (why says which). */
+/* reply: the OK message (borrowed for the call), or NULL when the request
+ * could not be sent, timed out or was refused with an ERROR (why says which,
+ * e.g. "SCALE refused: forbidden admin only"). */
 typedef void(af_mlink_fn)(const af_msg_t *reply, const char *why, void *arg);
 
 typedef struct af_mlink_t af_mlink_t;

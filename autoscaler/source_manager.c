@@ -69,13 +69,6 @@ static void s_on_reply(const af_msg_t *reply, const char *why, void *arg)
         call.fn(NULL, why, call.arg);
         return;
     }
-    if (strcmp(reply->verb, "OK") != 0) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "STATS refused: %s %s", af_msg_str(reply, "code") ?: "?",
-                 af_msg_str(reply, "message") ?: "");
-        call.fn(NULL, msg, call.arg);
-        return;
-    }
     af_sample_t s;
     char err[160];
     if (af_source_manager_parse(reply->body, &s, err, sizeof err) < 0) {

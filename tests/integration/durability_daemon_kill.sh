@@ -6,7 +6,6 @@
 # and looks complete).
 . "$(dirname "$0")/lib.sh"
 
-
 af_need_bins fake-anthropic manager agentd gateway
 command -v redis-server >/dev/null || af_fail "redis-server not installed"
 RP=$(af_free_port); FP=$(af_free_port); MP=$(af_free_port); MMP=$(af_free_port)

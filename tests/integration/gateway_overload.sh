@@ -7,7 +7,6 @@
 # --max-inflight -> ERROR capacity -> 503).
 . "$(dirname "$0")/lib.sh"
 
-
 af_need_bins fake-anthropic manager agentd gateway
 FP=$(af_free_port); MP=$(af_free_port); MMP=$(af_free_port)
 KEYS="$AF_TMP/keys"

@@ -46,9 +46,12 @@ af_eq "$(echo "${out#OK }" | jq .target)" 4 "target clamped to --max-agents"
 # the pool): scale-down drains the idle ones and keeps it.
 af_start busy "$AF_BUILD/tests/integration/harness_manager_agent" --id ag_busy --owner pool \
   --manager "$EP" --sessions 1 --heartbeat-ms 500
-# (4 agentd pool agents after the clamped SCALE, plus the busy one)
+# (4 agentd pool agents after the clamped SCALE, plus the busy one). The
+# session PLACEd on a pool agent above counts as a reservation until that
+# agent's next heartbeat says it holds none, so wait for both.
 for _ in $(seq 100); do
-  [ "$(mgr STATS '{}' | sed 's/^OK //' | jq .agents.ready)" = 6 ] && break; sleep 0.05
+  st=$(mgr STATS '{}' | sed 's/^OK //')
+  [ "$(echo "$st" | jq -c '[.agents.ready, .sessions]')" = "[6,1]" ] && break; sleep 0.05
 done
 af_eq "$(mgr STATS '{}' | sed 's/^OK //' | jq .pool)" 5 "pool with the busy agent"
 af_eq "$(mgr STATS '{}' | sed 's/^OK //' | jq .sessions)" 1 "sessions reported by the busy agent"

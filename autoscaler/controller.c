@@ -133,10 +133,12 @@ static void s_on_sample(const af_sample_t *s, const char *why, void *arg)
     bool saturated =
         s->saturated || (s->ready > 0 && s->sessions >= (double)s->ready * (double)pc->sessions_per_agent);
     af_policy_input_t in = {.now_s = now, .current = current, .sessions = s->sessions,
-                            .forecast = -1};
+                            .forecast = -1, .forecast_hold = -1};
     if (self->predictor) {
         af_predictor_observe(self->predictor, now, s->sessions, s->rps, saturated);
         in.forecast = af_predictor_forecast(self->predictor, self->cfg.lead_s);
+        in.forecast_hold = af_predictor_forecast(
+            self->predictor, af_policy_hold_s(pc, self->cfg.interval_s, self->cfg.lead_s));
     }
     af_decision_t d;
     af_policy_decide(self->policy, &in, &d);

@@ -15,11 +15,15 @@
  *   cooldowns: a scale-up waits cooldown_up_s after the last action, a
  *              scale-down waits cooldown_down_s after the last action (the
  *              scale-out / scale-in cooldown pair of cloud autoscalers).
- *   predictive: forecast demand F one lead time ahead; when F would leave the
- *              band, the forecast target is ceil(F / (spa * up_threshold))
- *              (F lands on the up threshold), inside the band it holds the
- *              current size; the larger of that and the reactive target wins,
- *              so predictive is never below reactive. */
+ *   predictive: forecast demand F one lead time ahead and H one hold time
+ *              ahead (af_policy_hold_s). When F would leave the band or H
+ *              would overflow the fleet, the forecast target is the larger of
+ *              ceil(F / (spa * up_threshold)) (F lands on the up threshold)
+ *              and ceil(H / spa) (the fleet still holds H when the next
+ *              scale-up could land: a scale-up starts the cooldown, so what
+ *              it adds must last until then); otherwise it holds the current
+ *              size. The larger of that and the reactive target wins, so
+ *              predictive is never below reactive. */
 #include "policy.h"
 
 #include "log.h"
@@ -33,6 +37,7 @@ struct af_policy_t {
     af_policy_config_t cfg;
     bool acted;
     double last_action_s;
+    bool last_by_forecast; /* the last action went beyond what the rules wanted */
 };
 
 typedef struct {
@@ -156,19 +161,32 @@ static s_move_t s_rules(const af_policy_config_t *c, long cur, double sessions)
 /* The forecast's own move: provision so that the forecast demand sits at the
  * up threshold. No step bound: the forecast is already smoothed, and a step
  * would only repeat the reactive move it is meant to get ahead of. */
-static s_move_t s_forecast_rule(const af_policy_config_t *c, long cur, double forecast)
+static s_move_t s_forecast_rule(const af_policy_config_t *c, long cur, double forecast,
+                                double hold)
 {
     double spa = (double)c->sessions_per_agent;
     long want = s_ceil_div(forecast, spa * c->up_threshold);
+    long hold_want = hold >= 0 ? s_ceil_div(hold, spa) : 0;
     double util = cur > 0 ? forecast / ((double)cur * spa) : 1e9;
+    if (hold_want > cur)
+        return (s_move_t){want > hold_want ? want : hold_want, "forecast"};
     if (util > c->up_threshold || util < c->down_threshold)
         return (s_move_t){want, "forecast"};
     return (s_move_t){cur, "forecast"};
 }
 
-/* Applies safety floor, clamps and cooldowns; fills out. */
+double af_policy_hold_s(const af_policy_config_t *cfg, double interval_s, double lead_s)
+{
+    /* the first evaluation at or after the cooldown ends */
+    double wait = interval_s > 0 ? ceil(cfg->cooldown_up_s / interval_s - 1e-9) * interval_s
+                                 : cfg->cooldown_up_s;
+    return wait + lead_s;
+}
+
+/* Applies safety floor, clamps and cooldowns; fills out. urgent_up: a
+ * scale-up here is not held back by the up cooldown (see af_policy_decide). */
 static void s_finish(const af_policy_t *self, const af_policy_input_t *in, s_move_t m,
-                     af_decision_t *out)
+                     bool urgent_up, af_decision_t *out)
 {
     const af_policy_config_t *c = &self->cfg;
     long cur = in->current;
@@ -193,7 +211,7 @@ static void s_finish(const af_policy_t *self, const af_policy_input_t *in, s_mov
     } else if (t == cur && m.target != cur) {
         if (strcmp(reason, "session_floor") != 0)
             reason = "at_limit";
-    } else if (t != cur && self->acted) {
+    } else if (t != cur && self->acted && !(t > cur && urgent_up)) {
         double since = in->now_s - self->last_action_s;
         double wait = t > cur ? c->cooldown_up_s : c->cooldown_down_s;
         if (since < wait) {
@@ -216,16 +234,27 @@ void af_policy_decide(const af_policy_t *self, const af_policy_input_t *in, af_d
         norm.sessions = 0;
 
     s_move_t r = s_rules(c, cur, norm.sessions);
+    /* The up cooldown lets a scale-up's effect show before the next; two
+     * cases where waiting can only hurt skip it. (1) The rules want a
+     * scale-up after a forecast-led one: that came early on a guess whose
+     * capacity `current` already counts, so the rules firing anyway means the
+     * guess was short (without this, predictive lags reactive exactly when a
+     * ramp steepens). (2) The forecast overflows the whole fleet within one
+     * lead time: any later action lands too late. Reactive alone never
+     * forecasts and never acts on one, so its cooldowns are the design's. */
+    bool urgent = r.target > cur && self->last_by_forecast;
     af_decision_t reactive;
-    s_finish(self, &norm, r, &reactive);
+    s_finish(self, &norm, r, urgent, &reactive);
 
     s_move_t m = r;
     if (norm.forecast >= 0) {
-        s_move_t f = s_forecast_rule(c, cur, norm.forecast);
+        s_move_t f = s_forecast_rule(c, cur, norm.forecast, norm.forecast_hold);
         if (f.target > m.target)
             m = (s_move_t){f.target, "forecast"};
     }
-    s_finish(self, &norm, m, out);
+    if (norm.forecast > (double)cur * (double)c->sessions_per_agent)
+        urgent = true;
+    s_finish(self, &norm, m, urgent, out);
     /* The invariant the tests hold us to; cannot fail by construction, but a
      * later edit to s_finish must not break it silently. */
     if (out->target < reactive.target)
@@ -242,4 +271,5 @@ void af_policy_record(af_policy_t *self, const af_decision_t *d, double now_s)
         return;
     self->acted = true;
     self->last_action_s = now_s;
+    self->last_by_forecast = d->target > d->reactive_target;
 }

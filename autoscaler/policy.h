@@ -39,7 +39,15 @@ typedef struct {
     long current;     /* agents that are or will be capacity: ready + spawning */
     double sessions;  /* live sessions now */
     double forecast;  /* forecast sessions one lead time ahead; < 0: reactive only */
+    /* Forecast sessions af_policy_hold_s() ahead: when the capacity of the
+     * next possible scale-up could be ready at the earliest. < 0: not used. */
+    double forecast_hold;
 } af_policy_input_t;
+
+/* How far ahead the capacity chosen now must last: a scale-up now starts the
+ * up cooldown, so the next one is sent at the first evaluation (every
+ * interval_s) once cooldown_up_s has passed, and is ready lead_s after that. */
+double af_policy_hold_s(const af_policy_config_t *cfg, double interval_s, double lead_s);
 
 typedef struct {
     af_scale_dir_t direction;

@@ -33,8 +33,8 @@ void af_sim_config_defaults(af_sim_config_t *cfg)
     cfg->interval_s = 30;
     cfg->spawn_delay_s = 60;
     cfg->lead_s = 60;
-    cfg->alpha = 0.5;
-    cfg->beta = 0.3;
+    cfg->alpha = 0.8;
+    cfg->beta = 0.6;
     cfg->hpa_target = 0.8;
     cfg->hpa_tolerance = 0.1;
     cfg->hpa_stabilization_s = 300;
@@ -190,10 +190,12 @@ int af_sim_run(const af_trace_t *trace, const af_sim_config_t *cfg, af_sim_kind_
                 target = af_hpa_decide(hpa, now, cur, served);
             } else {
                 af_policy_input_t in = {.now_s = now, .current = cur, .sessions = served,
-                                        .forecast = -1};
+                                        .forecast = -1, .forecast_hold = -1};
                 if (kind == AF_SIM_PREDICTIVE) {
                     af_predictor_observe(pred, now, served, rps, demand > cap);
                     in.forecast = af_predictor_forecast(pred, cfg->lead_s);
+                    in.forecast_hold = af_predictor_forecast(
+                        pred, af_policy_hold_s(pc, cfg->interval_s, cfg->lead_s));
                 }
                 af_decision_t d;
                 af_policy_decide(policy, &in, &d);

@@ -10,7 +10,16 @@ request-rate and session series agree without being copies of each other.
   spike.csv    two hours, a row every 10 s: ~4,000 sessions, then a flash
                crowd to x5 within 2 minutes at 30 min, a 10-minute plateau,
                exponential decay (tau 15 min) back to the base.
-  ramp.csv     eight hours, a row a minute: 2,000 -> 50,000 sessions linearly.
+  ramp.csv     a launch-day ramp, a row every 10 s: 10 minutes steady at
+               2,000 sessions, one hour of linear growth to 50,000 (~800 a
+               minute), 30 minutes at the top. Slow next to the spike (x25 in
+               an hour vs x5 in two minutes) yet steep enough that a fleet at
+               rest can fall behind at the bend; an eight-hour ramp was
+               tried first and every policy kept up with it (0 minutes over
+               capacity each), so it could not tell policies apart.
+
+Run with --ramp-sweep DIR to write the ramp family bench/autoscaler.sh
+compares: linear and exponential, 2,000 -> 50,000 over 10 min .. 8 h.
 """
 import math
 import os
@@ -57,15 +66,32 @@ def spike():
     return rows
 
 
-def ramp():
+def ramp(duration=3600.0, shape="linear", lo=2000.0, hi=50000.0):
     rows = []
-    for t in range(0, 8 * 3600 + 1, 60):
-        s = (2000 + 48000 * t / (8 * 3600.0)) * ripple(t, 0.01)
+    steady, top = 600.0, 1800.0
+    step = 10 if duration <= 7200 else 60
+    for t in range(0, int(steady + duration + top) + 1, step):
+        x = min(max((t - steady) / duration, 0.0), 1.0)
+        if shape == "linear":
+            s = lo + (hi - lo) * x
+        else:
+            s = lo * math.exp(math.log(hi / lo) * x)
+        s *= ripple(t, 0.01)
         rows.append((t, s, s * 0.05 * ripple(t + 29, 0.01)))
     return rows
 
 
+RAMP_SWEEP = [(d, shape) for d in (600, 1200, 1800, 3600, 7200, 14400, 28800)
+              for shape in ("linear", "exponential")]
+
 if __name__ == "__main__":
+    import sys
+    if len(sys.argv) == 3 and sys.argv[1] == "--ramp-sweep":
+        os.makedirs(sys.argv[2], exist_ok=True)
+        HERE = sys.argv[2]
+        for d, shape in RAMP_SWEEP:
+            write(f"ramp_{shape}_{d}s.csv", ramp(float(d), shape))
+        sys.exit(0)
     write("diurnal.csv", diurnal())
     write("spike.csv", spike())
     write("ramp.csv", ramp())

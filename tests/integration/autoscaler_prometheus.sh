@@ -35,9 +35,12 @@ for _ in $(seq 150); do
 done
 q 'sum(agent_active_sessions)' | grep -q '"1000"' || af_fail "prometheus never scraped the harness"
 
+# Time is compressed (0.5 s evaluations), so the forecast horizon is too: a
+# 60 s lead over half-second samples would read the scrape-to-scrape jitter
+# as a trend and act on it.
 as_start autoscaler --source prometheus --prometheus-url "http://127.0.0.1:$pp" \
   --manager "tcp://127.0.0.1:$ctl" --interval-s 0.5 --cooldown-up-s 30 --request-timeout-s 2 \
-  --predictive
+  --predictive --spawn-lead-s 1
 as_pid=$AS_PID am=$AM
 for _ in $(seq 100); do [ -s "$AF_TMP/scale.log" ] && break; sleep 0.05; done
 [ -s "$AF_TMP/scale.log" ] || af_fail "no SCALE within 5 s"

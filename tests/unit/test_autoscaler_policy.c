@@ -19,11 +19,21 @@ static af_policy_t *s_new(bool aggressive)
     return p;
 }
 
+static af_decision_t s_decide_hold(af_policy_t *p, double now, long cur, double sessions,
+                                   double forecast, double hold)
+{
+    af_policy_input_t in = {.now_s = now, .current = cur, .sessions = sessions,
+                            .forecast = forecast, .forecast_hold = hold};
+    af_decision_t d;
+    af_policy_decide(p, &in, &d);
+    return d;
+}
+
 static af_decision_t s_decide(af_policy_t *p, double now, long cur, double sessions,
                               double forecast)
 {
     af_policy_input_t in = {.now_s = now, .current = cur, .sessions = sessions,
-                            .forecast = forecast};
+                            .forecast = forecast, .forecast_hold = -1};
     af_decision_t d;
     af_policy_decide(p, &in, &d);
     return d;
@@ -193,7 +203,7 @@ static void test_predictive(void **state)
     assert_int_equal(d.reactive_target, 90);
     for (int ag = 0; ag <= 1; ag++) {
         af_policy_t *q = s_new(ag);
-        af_decision_t up = {.direction = AF_SCALE_UP, .target = 2};
+        af_decision_t up = {.direction = AF_SCALE_UP, .target = 2, .reactive_target = 2};
         for (long cur = 0; cur <= 1200; cur += 13)
             for (double s = 0; s <= 120000; s += 1733)
                 for (double f = 0; f <= 150000; f += 4999) {
@@ -210,6 +220,58 @@ static void test_predictive(void **state)
                     assert_true(s_decide(q, 60, cur, s, f).target >= s_decide(q, 60, cur, s, -1).target);
         af_policy_destroy(&q);
     }
+    af_policy_destroy(&p);
+}
+
+/* The hold forecast: in band now and at one lead, but the demand one hold
+ * time ahead (when the next scale-up could land) overflows the fleet. */
+static void test_predictive_hold(void **state)
+{
+    (void)state;
+    af_policy_t *p = s_new(false);
+    af_decision_t d = s_decide_hold(p, 0, 100, 7000, 7500, 11000);
+    assert_int_equal(d.direction, AF_SCALE_UP);
+    assert_int_equal(d.target, 110); /* ceil(11000 / 100): holds H at 100 % */
+    assert_string_equal(d.reason, "forecast");
+    d = s_decide_hold(p, 0, 100, 7000, 7500, 9900); /* H fits: nothing */
+    assert_int_equal(d.direction, AF_SCALE_NONE);
+    af_policy_config_t c;
+    af_policy_config_defaults(&c);
+    assert_true(af_policy_hold_s(&c, 30, 60) == 120 + 60);  /* evaluated at 120 s */
+    assert_true(af_policy_hold_s(&c, 50, 60) == 150 + 60);  /* first one after: 150 s */
+    af_policy_destroy(&p);
+}
+
+/* Which scale-ups the up cooldown holds back in predictive mode. */
+static void test_predictive_cooldown(void **state)
+{
+    (void)state;
+    /* After a forecast-led scale-up (100 -> 150 while reactive wanted none),
+     * the rules firing at 87 % are not held back: the guess was short. */
+    af_policy_t *p = s_new(false);
+    af_decision_t d = s_decide(p, 0, 100, 7000, 12000);
+    assert_int_equal(d.target, 150);
+    af_policy_record(p, &d, 0);
+    d = s_decide(p, 30, 150, 13000, -1);
+    assert_int_equal(d.direction, AF_SCALE_UP);
+    assert_int_equal(d.target, 225);
+    af_policy_destroy(&p);
+    /* After a rules-led scale-up the same input waits out the cooldown... */
+    p = s_new(false);
+    d = s_decide(p, 0, 100, 9000, -1);
+    assert_int_equal(d.target, 150);
+    af_policy_record(p, &d, 0);
+    d = s_decide(p, 30, 150, 13000, -1);
+    assert_int_equal(d.direction, AF_SCALE_NONE);
+    assert_string_equal(d.reason, "cooldown");
+    /* ...and so does a forecast that stays within the fleet (14,000 < 15,000)... */
+    d = s_decide(p, 30, 150, 9000, 14000);
+    assert_int_equal(d.direction, AF_SCALE_NONE);
+    assert_string_equal(d.reason, "cooldown");
+    /* ...but not one that overflows it within a lead time: waiting is too late. */
+    d = s_decide(p, 30, 150, 9000, 16000);
+    assert_int_equal(d.direction, AF_SCALE_UP);
+    assert_int_equal(d.target, 200); /* ceil(16000 / 80) */
     af_policy_destroy(&p);
 }
 
@@ -242,6 +304,8 @@ int main(void)
         cmocka_unit_test(test_clamps),
         cmocka_unit_test(test_scale_down_safety),
         cmocka_unit_test(test_predictive),
+        cmocka_unit_test(test_predictive_hold),
+        cmocka_unit_test(test_predictive_cooldown),
         cmocka_unit_test(test_config_check),
     };
     return cmocka_run_group_tests_name("autoscaler_policy", tests, NULL, NULL);

@@ -924,6 +924,7 @@ af_agent_t *af_agent_new(struct event_base *base, const af_agent_opts_t *o)
     ao.connect_timeout_ms = o->upstream_timeout_ms;
     ao.read_timeout_ms = o->upstream_timeout_ms;
     ao.delayed_ack = o->upstream_delayed_ack;
+    ao.idle_connections = o->upstream_idle_conns;
     af_retry_policy_default(&ao.retry);
     ao.retry.max_retries = (int)o->max_retries;
     if (o->retry_base_s > 0)

@@ -38,6 +38,7 @@ typedef struct {
     size_t max_body;
     long send_batch_us;         /* gateway send batching window (0: none) */
     bool upstream_delayed_ack;
+    long upstream_idle_conns;   /* idle upstream connections kept (0: the default, 100) */
     const char *api_key;        /* from the environment; may be NULL */
     const char *join_token;     /* may be NULL */
     const char *redis_url;      /* session histories in Redis; NULL/empty: memory only */

@@ -38,6 +38,7 @@ typedef struct {
     long connect_timeout_ms;
     long read_timeout_ms;       /* no byte for this long: timeout */
     bool delayed_ack;           /* TCP_QUICKACK off before each read (see anthropic.c) */
+    long idle_connections;      /* kept for reuse; 0: 100 */
     af_retry_policy_t retry;
     /* Called after every attempt: seconds it took, and the error type when it
      * failed (NULL on success). Optional. */

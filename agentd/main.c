@@ -22,7 +22,7 @@
 static char *o_id, *o_owner, *o_image, *o_manager, *o_gateway, *o_metrics_listen, *o_base_url,
     *o_version, *o_model, *o_codec, *o_log_level, *o_join_token, *o_redis_url;
 static long o_cores, o_memory_mb, o_capacity, o_heartbeat_ms, o_max_tokens, o_max_retries,
-    o_timeout_ms, o_max_body, o_batch_us, o_max_inflight;
+    o_timeout_ms, o_max_body, o_batch_us, o_max_inflight, o_idle_conns;
 static double o_ttl, o_rate, o_retry_base;
 static char *o_curve_dir, *o_user; /* security: common/curve.h, common/privdrop.h */
 static bool o_delayed_ack;
@@ -57,6 +57,8 @@ static af_opt_t s_opts[] = {
     {"upstream-timeout-ms", AF_OPT_INT, &o_timeout_ms, "60000",
      "upstream connect timeout, and read timeout (no byte for this long)", false},
     {"max-body", AF_OPT_INT, &o_max_body, "1048576", "largest AF1 body accepted (bytes)", false},
+    {"upstream-idle-connections", AF_OPT_INT, &o_idle_conns, "100",
+     "idle upstream connections kept for reuse (HTTP/1.1 needs one per concurrent call)", false},
     {"upstream-delayed-ack", AF_OPT_BOOL, &o_delayed_ack, "false",
      "delayed TCP ACKs on streaming upstream connections (see docs/agentd.md)", false},
     {"send-batch-us", AF_OPT_INT, &o_batch_us, "2000",
@@ -120,6 +122,8 @@ int main(int argc, char **argv)
         bad = "max-retries";
     else if (o_timeout_ms < 1)
         bad = "upstream-timeout-ms";
+    else if (o_idle_conns < 1 || o_idle_conns > 10000)
+        bad = "upstream-idle-connections";
     else if (o_max_body < 256)
         bad = "max-body";
     else if (o_batch_us < 0 || o_batch_us > 100000)
@@ -166,7 +170,7 @@ int main(int argc, char **argv)
         .default_max_tokens = o_max_tokens, .max_retries = o_max_retries,
         .upstream_timeout_ms = o_timeout_ms, .retry_base_s = o_retry_base, .codec = codec,
         .max_body = (size_t)o_max_body, .send_batch_us = o_batch_us,
-        .upstream_delayed_ack = o_delayed_ack, .api_key = key, .join_token = o_join_token,
+        .upstream_delayed_ack = o_delayed_ack, .upstream_idle_conns = o_idle_conns, .api_key = key, .join_token = o_join_token,
         .redis_url = o_redis_url, .max_inflight = o_max_inflight,
     };
     af_agent_t *agent =

@@ -64,7 +64,16 @@ d=$(run "${direct[@]}" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 
 s=$(run "${stack[@]}" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256)
 echo "2. max throughput, closed loop with $CLOSED connections" >&2
 dm=$(run "${direct[@]}" --body "$BODY" --closed "$CLOSED" --duration "$SECS")
+# CPU per request of each process in the closed-loop stack run: where the
+# two cores go (the load generator takes the rest).
+cpu_of() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+agentds=$(pgrep -P "${pids[1]}" | tr '\n' ' ')
+c0=("$(cpu_of "${pids[2]}")" "$(cpu_of $agentds)" "$(cpu_of "${pids[0]}")" "$(cpu_of "${pids[1]}")")
 sm=$(run "${stack[@]}" --body "$BODY" --closed "$CLOSED" --duration "$SECS")
+c1=("$(cpu_of "${pids[2]}")" "$(cpu_of $agentds)" "$(cpu_of "${pids[0]}")" "$(cpu_of "${pids[1]}")")
+n=$(field sent "$sm"); tick=$(getconf CLK_TCK)
+us() { echo $(( ($2 - $1) * 1000000 / tick / (n > 0 ? n : 1) )); }
+echo "  cpu_us_per_request: gateway=$(us "${c0[0]}" "${c1[0]}") agentd=$(us "${c0[1]}" "${c1[1]}") fake=$(us "${c0[2]}" "${c1[2]}") manager=$(us "${c0[3]}" "${c1[3]}")" >&2
 echo "3. time to first token, streams at 100 req/s" >&2
 dt=$(run "${direct[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream)
 st=$(run "${stack[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream)

@@ -15,6 +15,12 @@ agent_pid=$AF_LAST_PID
 "$AF_BUILD/tests/integration/harness_agentd_fleet" --scenario streams --manager-port "$mport" \
   --gateway-port "$gport" --fake "http://127.0.0.1:$fake_port" --n 100 --capacity 100
 kill -0 "$agent_pid" || af_fail "agentd died"
+# The upstream connections of those concurrent calls stay open for the next
+# ones (--upstream-idle-connections, 100): an HTTP/1.1 upstream would
+# otherwise see a new TCP (and TLS) handshake for most calls.
+hexport=$(printf '%04X' "$fake_port")
+kept=$(awk -v p=":$hexport" '$3 ~ p"$" && $4 == "01"' /proc/net/tcp | wc -l)
+[ "$kept" -ge 50 ] || af_fail "agentd keeps $kept upstream connections after 100 concurrent calls, want >= 50"
 if grep -q -- "$key" "$AF_TMP/agentd.log"; then af_fail "API key leaked into the agent log"; fi
 if tr '\0' ' ' <"/proc/$agent_pid/cmdline" | grep -q -- "$key"; then af_fail "API key in argv"; fi
 echo "PASS agentd_streams"

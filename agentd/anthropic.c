@@ -20,7 +20,6 @@
 #include <strings.h>
 
 #define AF_ANTHROPIC_MAX_BODY ((size_t)8 * 1024 * 1024)
-#define AF_ANTHROPIC_MAX_FD 65536
 
 struct af_anthropic_t {
     struct event_base *base;
@@ -30,7 +29,6 @@ struct af_anthropic_t {
     char *key_hdr;
     long connect_timeout_ms, read_timeout_ms;
     bool delayed_ack;
-    uint8_t stream_fds[AF_ANTHROPIC_MAX_FD / 8]; /* connections carrying a stream now */
     af_retry_policy_t retry;
     void (*on_attempt)(void *ctx, double seconds, const char *error_type);
     void *ctx;
@@ -50,7 +48,6 @@ struct af_call_t {
     char *body;
     bool stream;
     int attempt;
-    int fd;                       /* streaming connection marked in stream_fds, or -1 */
     long status;
     double retry_after;
     af_sse_t *sse;
@@ -66,11 +63,8 @@ struct af_call_t {
 
 /* ---- call lifetime --------------------------------------------------------- */
 
-static void s_unmark_stream_fd(af_call_t *c);
-
 static void s_attempt_cleanup(af_call_t *c)
 {
-    s_unmark_stream_fd(c);
     if (c->easy) {
         af_curl_loop_remove(c->client->loop, c->easy);
         curl_easy_cleanup(c->easy);
@@ -136,35 +130,17 @@ static int s_on_sse(const char *event, const char *data, size_t len, void *arg)
     return 0;
 }
 
-/* Marks the connection of a streaming call (see s_before_read). */
-static void s_mark_stream_fd(af_call_t *c)
-{
-    curl_socket_t fd = CURL_SOCKET_BAD;
-    if (c->fd >= 0 || curl_easy_getinfo(c->easy, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK ||
-        fd == CURL_SOCKET_BAD || fd >= AF_ANTHROPIC_MAX_FD)
-        return;
-    c->fd = (int)fd;
-    c->client->stream_fds[fd / 8] |= (uint8_t)(1u << (fd % 8));
-}
-
-static void s_unmark_stream_fd(af_call_t *c)
-{
-    if (c->fd >= 0)
-        c->client->stream_fds[c->fd / 8] &= (uint8_t)~(1u << (c->fd % 8));
-    c->fd = -1;
-}
-
 /* An SSE stream is one-way: Linux then ACKs every small pushed segment as soon
  * as we read it (tcp_cleanup_rbuf), one extra packet per token. Asking for
  * delayed ACKs before each read (the kernel drops the mode when its delayed-ACK
  * timer fires) lets one ACK cover several events. Streaming connections only:
  * on request/response traffic a delayed ACK cost a 40 ms stall at the p99
  * (bench/gateway: stack p99 55 ms with it, 3 ms without). */
-static void s_before_read(int fd, short what, void *arg)
+static void s_before_read(int fd, short what, void *xfer_arg, void *arg)
 {
-    af_anthropic_t *self = arg;
-    if ((what & EV_READ) && fd >= 0 && fd < AF_ANTHROPIC_MAX_FD &&
-        (self->stream_fds[fd / 8] & (1u << (fd % 8)))) {
+    (void)arg;
+    const af_call_t *c = xfer_arg;
+    if ((what & EV_READ) && c && c->sse) {
         int zero = 0;
         setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof zero);
     }
@@ -178,8 +154,6 @@ static size_t s_on_write(char *data, size_t size, size_t n, void *arg)
     if (c->status == 0)
         curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
     if (c->stream && c->status >= 200 && c->status < 300) {
-        if (c->client->delayed_ack)
-            s_mark_stream_fd(c);
         if (!c->sse && !(c->sse = af_sse_new(s_on_sse, c, 0)))
             return 0;
         if (af_sse_feed(c->sse, data, len) < 0)
@@ -502,7 +476,6 @@ af_call_t *af_anthropic_call(af_anthropic_t *self, char *body, bool stream,
         free(body);
         return NULL;
     }
-    c->fd = -1;
     c->client = self;
     c->body = body;
     c->stream = stream;

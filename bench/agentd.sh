@@ -3,6 +3,8 @@
 # tokens at 100 concurrent streams, against bin/fake-anthropic. The last line is
 # exactly: rss_idle_kib=N rss_100_sessions_kib=N cpu_ms_per_1k_tokens=X
 # Budget (design): rss_100_sessions_kib < 8192, cpu_ms_per_1k_tokens < 10.
+# Also prints (not in the last line) the floor: the same streams read by the
+# agent's transport alone (bench_agentd_floor), and the agent's ratio to it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 AF_BIN="${AF_BIN:-bin}" AF_BUILD="${AF_BUILD:-build}"
@@ -23,4 +25,16 @@ pids+=("$agent")
 "$AF_BUILD/bench/bench_agentd_load" --gateway-port "$gport" --agent-pid "$agent" \
   --sessions "${AF_BENCH_SESSIONS:-100}" --words "${AF_BENCH_WORDS:-400}" --tps "${AF_BENCH_TPS:-100}" \
   | tee "$tmp/out.txt" >&2
+# The floor, same run, same fake, same load: the agent's transport (libcurl on
+# libevent) reading the streams and doing nothing per token.
+floor=$("$AF_BUILD/bench/bench_agentd_floor" --url "http://127.0.0.1:$fake_port" \
+  --streams "${AF_BENCH_SESSIONS:-100}" --words "${AF_BENCH_WORDS:-400}" --tps "${AF_BENCH_TPS:-100}")
+python3 - "$floor" "$(tail -n 1 "$tmp/out.txt")" >&2 <<'PY'
+import sys
+f = dict(kv.split("=") for kv in sys.argv[1].split())
+a = dict(kv.split("=") for kv in sys.argv[2].split())
+fl, ag = float(f["floor_cpu_ms_per_1k_tokens"]), float(a["cpu_ms_per_1k_tokens"])
+print(f"floor (libcurl on libevent, nothing per token): {fl:.2f} ms per 1k tokens; "
+      f"agent {ag:.2f} = {ag / fl:.2f}x the floor, {ag - fl:.2f} ms of its own work")
+PY
 tail -n 1 "$tmp/out.txt"

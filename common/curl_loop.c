@@ -3,6 +3,8 @@
 
 #include "log.h"
 
+#include "util.h"
+
 #include <stdlib.h>
 
 typedef struct s_xfer {
@@ -21,6 +23,21 @@ struct af_curl_loop_t {
     af_curl_socket_hook_fn *hook;
     void *hook_arg;
 };
+
+/* One socket curl asked us to watch (curl_multi_assign's socketp). */
+typedef struct {
+    af_curl_loop_t *loop;
+    struct event *ev;
+    curl_socket_t fd;
+    CURL *easy; /* the transfer curl last watched this socket for */
+} s_sock_t;
+
+static void s_sock_free(s_sock_t *k)
+{
+    if (k->ev)
+        event_free(k->ev);
+    free(k);
+}
 
 static void s_unlink(af_curl_loop_t *self, s_xfer_t *x)
 {
@@ -56,15 +73,30 @@ static void s_check_done(af_curl_loop_t *self)
     }
 }
 
-static void s_on_socket_event(evutil_socket_t fd, short what, void *arg)
+/* The caller's arg of the transfer on this socket, or NULL. */
+static void *s_xfer_arg(const s_sock_t *k)
 {
-    af_curl_loop_t *self = arg;
+    s_xfer_t *x = NULL;
+    if (!k->easy || curl_easy_getinfo(k->easy, CURLINFO_PRIVATE, (char **)&x) != CURLE_OK || !x)
+        return NULL;
+    return x->arg;
+}
+
+static void s_action(af_curl_loop_t *self, s_sock_t *k, short what)
+{
+    curl_socket_t fd = k->fd;
     if (self->hook)
-        self->hook((int)fd, what, self->hook_arg);
+        self->hook((int)fd, what, s_xfer_arg(k), self->hook_arg);
     int flags = ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
     int running;
     curl_multi_socket_action(self->multi, fd, flags, &running);
-    s_check_done(self);
+    s_check_done(self); /* may free k: curl removes sockets here */
+}
+
+static void s_on_socket_event(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    s_action(((s_sock_t *)arg)->loop, arg, what);
 }
 
 static void s_on_timer(evutil_socket_t fd, short what, void *arg)
@@ -79,28 +111,36 @@ static void s_on_timer(evutil_socket_t fd, short what, void *arg)
 
 static int s_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-    (void)easy;
     af_curl_loop_t *self = userp;
-    struct event *ev = socketp;
+    s_sock_t *k = socketp;
     if (what == CURL_POLL_REMOVE) {
-        if (ev) {
-            event_free(ev);
+        if (k) {
+            s_sock_free(k);
             curl_multi_assign(self->multi, fd, NULL);
         }
         return 0;
     }
     short kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
                  ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
-    if (ev) {
-        event_del(ev);
-        event_assign(ev, self->base, fd, kind, s_on_socket_event, self);
+    if (k) {
+        k->easy = easy;
+        event_del(k->ev);
+        event_assign(k->ev, self->base, fd, kind, s_on_socket_event, k);
     } else {
-        ev = event_new(self->base, fd, kind, s_on_socket_event, self);
-        if (!ev)
+        k = calloc(1, sizeof *k);
+        if (!k)
             return -1;
-        curl_multi_assign(self->multi, fd, ev);
+        k->loop = self;
+        k->fd = fd;
+        k->easy = easy;
+        k->ev = event_new(self->base, fd, kind, s_on_socket_event, k);
+        if (!k->ev) {
+            free(k);
+            return -1;
+        }
+        curl_multi_assign(self->multi, fd, k);
     }
-    return event_add(ev, NULL);
+    return event_add(k->ev, NULL);
 }
 
 static int s_timer_cb(CURLM *multi, long timeout_ms, void *userp)
@@ -200,3 +240,4 @@ void af_curl_loop_set_socket_hook(af_curl_loop_t *self, af_curl_socket_hook_fn *
     self->hook = fn;
     self->hook_arg = arg;
 }
+

@@ -29,8 +29,9 @@ void af_curl_loop_remove(af_curl_loop_t *self, CURL *easy);
 /* Transfers in flight. */
 int af_curl_loop_running(const af_curl_loop_t *self);
 /* Called with a transfer socket just before curl reads from (EV_READ) or
- * writes to it: the place for per-read socket options such as TCP_QUICKACK. */
-typedef void(af_curl_socket_hook_fn)(int fd, short what, void *arg);
+ * writes to it: the place for per-read socket options such as TCP_QUICKACK.
+ * xfer_arg: the arg of the transfer on it (af_curl_loop_add), or NULL. */
+typedef void(af_curl_socket_hook_fn)(int fd, short what, void *xfer_arg, void *arg);
 void af_curl_loop_set_socket_hook(af_curl_loop_t *self, af_curl_socket_hook_fn *fn, void *arg);
 
 /* The multi handle, for tuning options (e.g. CURLMOPT_MAXCONNECTS) only: the

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Every daemon runs under valgrind through real work and then a clean SIGTERM
+# shutdown: manager (spawning its agentd, itself under valgrind, through the
+# process provider), gateway, autoscaler and a standalone agentd. Each must
+# exit 0 with no memory error and nothing definitely or indirectly lost.
+# (Still-reachable blocks are libraries' one-time globals: OpenSSL, libcurl.)
+. "$(dirname "$0")/lib.sh"
+af_need_bins fake-anthropic manager agentd gateway autoscaler
+command -v valgrind >/dev/null || af_fail "valgrind not installed (apt-get install valgrind)"
+# Under `make asan` the sanitizers watch every scenario instead (valgrind
+# cannot run sanitizer builds).
+if ldd "$AF_BIN/gateway" | grep -q libasan; then echo "SKIP valgrind_shutdown: sanitizer build"; exit 0; fi
+FP=$(af_free_port); MP=$(af_free_port); MMP=$(af_free_port); AP=$(af_free_port); HP=$(af_free_port)
+ASM=$(af_free_port)
+G="http://127.0.0.1:$HP"
+VG=(valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99
+    --show-leak-kinds=definite,indirect --num-callers=30)
+echo "sk-vg-upstream" >"$AF_TMP/upstream.key"
+KEY=$("$AF_BIN/gateway" --add-key vg user --keys-file "$AF_TMP/keys")
+ROOT=$("$AF_BIN/gateway" --add-key root admin --keys-file "$AF_TMP/keys")
+
+# The manager spawns agents through this wrapper: each agentd runs under valgrind.
+cat >"$AF_TMP/agentd-vg" <<SH
+#!/bin/sh
+exec ${VG[*]} --log-file="$AF_TMP/vg-agentd-%p.log" "$AF_ROOT/$AF_BIN/agentd" "\$@"
+SH
+chmod +x "$AF_TMP/agentd-vg"
+case "$AF_BIN" in /*) sed -i "s|$AF_ROOT/$AF_BIN|$AF_BIN|" "$AF_TMP/agentd-vg" ;; esac
+
+af_start fake "$AF_BIN/fake-anthropic" --listen "127.0.0.1:$FP" --api-key sk-vg-upstream
+af_wait_port "127.0.0.1:$FP"
+ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" af_start manager "${VG[@]}" \
+  --log-file="$AF_TMP/vg-manager.log" "$AF_BIN/manager" --listen "tcp://127.0.0.1:$MP" \
+  --metrics-listen "127.0.0.1:$MMP" --min-agents 1 --max-agents 3 --agentd-path "$AF_TMP/agentd-vg" \
+  --spawn-timeout-ms 60000 --anthropic-key-file "$AF_TMP/upstream.key"
+manager_pid=$AF_LAST_PID
+af_start gateway "${VG[@]}" --log-file="$AF_TMP/vg-gateway.log" "$AF_BIN/gateway" \
+  --listen "127.0.0.1:$HP" --manager "tcp://127.0.0.1:$MP" --agent-listen "tcp://127.0.0.1:$AP" \
+  --keys-file "$AF_TMP/keys" --ip-rate 100000
+gateway_pid=$AF_LAST_PID
+af_start autoscaler "${VG[@]}" --log-file="$AF_TMP/vg-autoscaler.log" "$AF_BIN/autoscaler" \
+  --manager "tcp://127.0.0.1:$MP" --metrics-listen "127.0.0.1:$ASM" --interval-s 1 \
+  --min-agents 1 --max-agents 3 --predictive
+autoscaler_pid=$AF_LAST_PID
+af_wait_port "127.0.0.1:$HP" 60
+for _ in $(seq 300); do
+  [ "$(curl -s "$G/readyz" | jq -r .agents 2>/dev/null)" = 1 ] && break; sleep 0.2
+done
+af_eq "$(curl -s -o /dev/null -w '%{http_code}' "$G/readyz")" 200 "stack ready under valgrind"
+
+# Work through every layer: complete and streamed calls, errors, a user's own
+# agent with a session, and its deletion.
+msg='{"model":"claude-3-5-haiku-20241022","max_tokens":32,"messages":[{"role":"user","content":"hi"}]}'
+smsg='{"model":"claude-3-5-haiku-20241022","max_tokens":32,"stream":true,"messages":[{"role":"user","content":"hi"}]}'
+h=(-H "x-api-key: $KEY" -H 'content-type: application/json')
+af_eq "$(curl -s -o /dev/null -w '%{http_code}' "${h[@]}" -d "$msg" "$G/v1/messages")" 200 "messages"
+curl -s -N "${h[@]}" -d "$smsg" "$G/v1/messages" | grep -q 'event: message_stop' || af_fail "stream"
+af_eq "$(curl -s -o /dev/null -w '%{http_code}' "${h[@]}" -d '{"model":' "$G/v1/messages")" 400 "bad JSON"
+af_eq "$(curl -s -o /dev/null -w '%{http_code}' -d "$msg" "$G/v1/messages")" 401 "no key"
+agent=$(curl -s "${h[@]}" -d '{}' "$G/v1/agents" | jq -r .agent_id)
+[ -n "$agent" ] && [ "$agent" != null ] || af_fail "spawn"
+for _ in $(seq 300); do
+  [ "$(curl -s "${h[@]}" "$G/v1/agents/$agent" | jq -r .status)" = ready ] && break; sleep 0.2
+done
+af_eq "$(curl -s -o /dev/null -w '%{http_code}' "${h[@]}" -d '{"message":"hello"}' \
+  "$G/v1/agents/$agent/chat")" 200 "chat on own agent"
+af_eq "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${h[@]}" "$G/v1/agents/$agent")" 200 "delete"
+curl -s -o /dev/null -H "x-api-key: $ROOT" "$G/v1/stats"
+for _ in $(seq 100); do
+  grep -q 'decision' "$AF_TMP/autoscaler.log" && break; sleep 0.2
+done
+grep -q 'decision' "$AF_TMP/autoscaler.log" || af_fail "autoscaler never evaluated"
+
+# A standalone agentd (no manager: the bench's mode) with a session, then SIGTERM.
+GP=$(af_free_port)
+ANTHROPIC_API_KEY=sk-vg-upstream ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" af_start agentd_alone \
+  "${VG[@]}" --log-file="$AF_TMP/vg-agentd-alone.log" "$AF_BIN/agentd" --id ag_vg --manager "" \
+  --gateway "tcp://127.0.0.1:$GP" --metrics-listen 127.0.0.1:0
+alone_pid=$AF_LAST_PID
+sleep 3
+
+# Clean shutdown, outermost first; each must exit 0 (valgrind's exit code 99
+# means it found an error or a leak).
+for name in autoscaler gateway agentd_alone manager; do
+  case $name in
+    autoscaler) pid=$autoscaler_pid ;; gateway) pid=$gateway_pid ;;
+    agentd_alone) pid=$alone_pid ;; manager) pid=$manager_pid ;;
+  esac
+  kill -TERM "$pid"
+  rc=0; wait "$pid" || rc=$?
+  af_eq "$rc" 0 "$name exit code under valgrind (99: leak or memory error; see vg-$name.log)"
+done
+# The manager's agents exit on its shutdown; give their valgrind time to write.
+for _ in $(seq 100); do pgrep -f "$AF_TMP/agentd-vg|valgrind.*$AF_BIN/agentd" >/dev/null || break; sleep 0.2; done
+n=0
+for f in "$AF_TMP"/vg-*.log; do
+  n=$((n + 1))
+  grep -q 'ERROR SUMMARY: 0 errors' "$f" || { cat "$f" >&2; af_fail "valgrind errors in $(basename "$f")"; }
+  if grep -Eq '(definitely|indirectly) lost: [1-9]' "$f"; then cat "$f" >&2; af_fail "leak in $(basename "$f")"; fi
+done
+[ "$n" -ge 6 ] || af_fail "expected valgrind logs of 4 daemons and at least 2 agents, got $n"
+echo "PASS valgrind_shutdown ($n processes clean)"

@@ -763,6 +763,41 @@ static void s_heartbeat_body(void *arg, cJSON *body)
     cJSON_AddBoolToObject(body, "draining", self->draining);
 }
 
+/* The manager's record of our owner and spec (WELCOME): what we announce in
+ * every later READY. A VM booted with only its id and join token starts as
+ * "pool"; without this, a manager restart would adopt a user's agent into the
+ * pool. Values that do not fit are ignored (the manager validated them). */
+static void s_adopt_identity(af_agent_t *self, const af_msg_t *msg)
+{
+    const char *owner = af_msg_str(msg, "owner");
+    if (owner && *owner && strlen(owner) < 128 && strcmp(owner, self->owner) != 0) {
+        char *dup = strdup(owner);
+        if (dup) {
+            af_info("event=owner_from_manager owner=%s was=%s", dup, self->owner);
+            free(self->owner);
+            self->owner = dup;
+        }
+    }
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(msg->body, "spec");
+    if (!cJSON_IsObject(spec))
+        return;
+    const cJSON *cores = cJSON_GetObjectItemCaseSensitive(spec, "cores");
+    const cJSON *mem = cJSON_GetObjectItemCaseSensitive(spec, "memory_mb");
+    const cJSON *image = cJSON_GetObjectItemCaseSensitive(spec, "image");
+    if (cJSON_IsNumber(cores) && cores->valuedouble >= 1 && cores->valuedouble <= 1024)
+        self->cores = (long)cores->valuedouble;
+    if (cJSON_IsNumber(mem) && mem->valuedouble >= 1 && mem->valuedouble <= 1 << 24)
+        self->memory_mb = (long)mem->valuedouble;
+    if (cJSON_IsString(image) && strlen(image->valuestring) < 256 &&
+        strcmp(image->valuestring, self->image) != 0) {
+        char *dup = strdup(image->valuestring);
+        if (dup) {
+            free(self->image);
+            self->image = dup;
+        }
+    }
+}
+
 static void s_on_welcome(void *arg, const af_msg_t *msg)
 {
     af_agent_t *self = arg;
@@ -772,6 +807,7 @@ static void s_on_welcome(void *arg, const af_msg_t *msg)
         af_info("event=api_key_from_manager");
     }
     self->heartbeat_ms = af_manager_heartbeat_ms(self->manager);
+    s_adopt_identity(self, msg);
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(msg->body, "gateways");
     if (cJSON_IsArray(g))
         af_gateways_set(self->gateways, g);

@@ -517,6 +517,11 @@ void af_fleet_on_ready(af_fleet_t *self, const af_msg_t *msg)
     cJSON *body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "agent_id", id);
     cJSON_AddNumberToObject(body, "heartbeat_ms", self->cfg.heartbeat_ms);
+    /* Who the agent is, by our record: an agent booted with only its id (a
+     * Hypercore VM) learns its owner and spec here, so when it re-registers
+     * with a restarted manager it says the truth instead of "pool". */
+    cJSON_AddStringToObject(body, "owner", a->owner);
+    cJSON_AddItemToObject(body, "spec", af_spec_to_json(&a->spec));
     cJSON_AddItemToObject(body, "gateways", s_gateway_list(self));
     if (self->api_key)
         cJSON_AddStringToObject(body, "api_key", self->api_key);

@@ -40,6 +40,18 @@ for _ in $(seq 50); do
 done
 af_eq "$(curl -sf "127.0.0.1:$HC/list" | jq length)" 1 "VMs after DELETE"
 af_eq "$(mgr LIST '{"user":"gina"}' | sed 's/^OK //' | jq '.agents | length')" 1 "LIST after DELETE"
+# Soft state: kill -9 of the manager. The VM booted with only its id, yet its
+# agent re-registers with the new manager as gina's, with its spec (learned in
+# WELCOME), not as a pool agent anyone could be placed on.
+kill -KILL "$MPID"; wait "$MPID" 2>/dev/null || true
+HYPERCORE_URL="http://127.0.0.1:$HC" af_start "mgr2$CTL" "$AF_BIN/manager" --listen "$EP" \
+  --metrics-listen "127.0.0.1:$MET" --provider hypercore --min-agents 0 --heartbeat-ms 500
+MPID=$AF_LAST_PID
+af_wait_port "127.0.0.1:$MET"
+all() { mgr LIST '{"role":"admin","all":true}' | sed 's/^OK //'; }
+for _ in $(seq 150); do [ "$(all | jq '.agents | length')" = 1 ] && break; sleep 0.1; done
+af_eq "$(all | jq -c '.agents[] | [.agent_id, .owner, .spec.cores, .spec.memory_mb]')" \
+  "[\"${ids#*,}\",\"gina\",2,1024]" "VM agent after a manager restart"
 stop_pair
 
 # 2. Hypercore answers 500: spawn_failed with the cause.

@@ -36,6 +36,7 @@ struct af_controller_t {
     struct event *tick;
     struct event *first; /* one-shot first evaluation */
     bool busy;
+    bool stopping;       /* destroy: late callbacks (why "shutdown") do nothing */
     af_decision_t pending;   /* decision whose SCALE is in flight */
     double pending_now;
 };
@@ -104,6 +105,8 @@ static void s_on_scaled(const af_scale_reply_t *reply, const char *why, void *ar
 {
     af_controller_t *self = arg;
     const af_decision_t *d = &self->pending;
+    if (self->stopping)
+        return;
     if (!reply) {
         af_metric_inc(self->metrics.scale_requests, "error");
         af_warn("scale failed target=%ld direction=%s why=\"%s\"", d->target,
@@ -121,6 +124,8 @@ static void s_on_sample(const af_sample_t *s, const char *why, void *arg)
 {
     af_controller_t *self = arg;
     const char *src = self->cfg.source == AF_SOURCE_PROMETHEUS ? "prometheus" : "manager";
+    if (self->stopping)
+        return;
     if (!s) {
         af_metric_inc(self->metrics.source_errors, src);
         af_warn("no sample, evaluation skipped source=%s why=\"%s\"", src, why ? why : "?");
@@ -273,6 +278,7 @@ void af_controller_destroy(af_controller_t **self_p)
     if (!self_p || !*self_p)
         return;
     af_controller_t *self = *self_p;
+    self->stopping = true;
     if (self->tick)
         event_free(self->tick);
     if (self->first)

@@ -152,6 +152,9 @@ void af_mlink_destroy(af_mlink_t **self_p)
     if (!self_p || !*self_p)
         return;
     af_mlink_t *self = *self_p;
+    for (int i = 0; i < S_SLOTS; i++)
+        if (self->slots[i].used)
+            s_finish(&self->slots[i], NULL, "shutdown"); /* owners free their arg */
     for (int i = 0; i < S_SLOTS; i++) {
         if (self->slots[i].timer)
             event_free(self->slots[i].timer);

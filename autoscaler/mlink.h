@@ -18,7 +18,8 @@ typedef struct af_mlink_t af_mlink_t;
 /* Connects to endpoint. NULL (logged) when the socket cannot be set up. */
 af_mlink_t *af_mlink_new(struct event_base *base, const char *endpoint, af_codec_t codec,
                          double timeout_s);
-/* Drops pending requests without calling their callbacks. */
+/* Ends pending requests: each fn runs once with reply NULL and why
+ * "shutdown" (so callers free what they passed), then frees the link. */
 void af_mlink_destroy(af_mlink_t **self_p);
 
 /* Sends [AF1][verb][body] with a fresh req; takes body. fn is called exactly

@@ -19,7 +19,7 @@ void af_api_readyz(af_gw_req_t *r)
 {
     bool manager = af_mlink_reachable(r->gw->manager);
     size_t agents = af_alink_ready_agents(r->gw->agents);
-    bool ready = manager && agents > 0;
+    bool ready = manager && agents > 0 && !r->gw->draining;
     cJSON *out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "status", ready ? "ready" : "not_ready");
     cJSON_AddBoolToObject(out, "manager", manager);
@@ -27,8 +27,9 @@ void af_api_readyz(af_gw_req_t *r)
     if (!ready) {
         cJSON *e = cJSON_AddObjectToObject(out, "error");
         cJSON_AddStringToObject(e, "type", "overloaded_error");
-        cJSON_AddStringToObject(e, "message", !manager ? "manager unreachable"
-                                                       : "no agent connected and ready");
+        cJSON_AddStringToObject(e, "message", r->gw->draining ? "shutting down"
+                                              : !manager     ? "manager unreachable"
+                                                             : "no agent connected and ready");
     }
     af_gw_reply_json(r, ready ? 200 : 503, out);
     cJSON_Delete(out);

@@ -17,6 +17,7 @@
 #include "route_store.h"
 
 #include <event2/event.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct {
@@ -49,6 +50,10 @@ typedef struct {
     af_metric_t *m_shed;      /* overload.c: gateway_shed_total{reason} */
     /* counters */
     unsigned long long seq;
+    /* open requests (request.c links them) and the graceful stop (shutdown.c) */
+    struct af_gw_req_t *live;
+    size_t nlive;
+    bool draining;            /* SIGTERM seen: new requests get 503, /readyz 503 */
 } af_gw_t;
 
 #endif

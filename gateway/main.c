@@ -20,6 +20,7 @@
 #include "ratelimit.h"
 #include "route_store.h"
 #include "server.h"
+#include "shutdown.h"
 #include "tls.h"
 #include "util.h"
 
@@ -38,7 +39,7 @@ static char *o_listen, *o_tls_listen, *o_tls_cert, *o_tls_key, *o_manager, *o_ag
     *o_default_model, *o_audit_log, *o_codec, *o_log_level, *o_gateway_id, *o_redis_url,
     *o_cost_config;
 static long o_jwt_leeway, o_ip_rate, o_user_rate, o_rate_table_max, o_max_body,
-    o_request_timeout_ms, o_manager_timeout_ms, o_spawn_timeout_ms, o_heartbeat_ms,
+    o_shutdown_grace_ms, o_request_timeout_ms, o_manager_timeout_ms, o_spawn_timeout_ms, o_heartbeat_ms,
     o_max_routes, o_route_ttl_s, o_max_inflight, o_agent_queue_max;
 static bool o_tls_generate;
 
@@ -73,6 +74,9 @@ static af_opt_t s_opts[] = {
      false},
     {"default-model", AF_OPT_STR, &o_default_model, "claude-3-5-sonnet-20241022",
      "model when a chat names none", false},
+    {"shutdown-grace-ms", AF_OPT_INT, &o_shutdown_grace_ms, "10000",
+     "on SIGTERM, requests in flight may finish for this long; then they get 503 (a 2nd signal: at once)",
+     false},
     {"request-timeout-ms", AF_OPT_INT, &o_request_timeout_ms, "120000",
      "longest silence from an agent during a chat (ms)", false},
     {"manager-timeout-ms", AF_OPT_INT, &o_manager_timeout_ms, "5000",
@@ -151,8 +155,7 @@ static int s_add_key(int argc, char **argv)
 static void s_on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
-    af_info("event=signal signal=%d action=shutdown", (int)sig);
-    event_base_loopexit(arg, NULL);
+    af_gw_shutdown_signal(arg, (int)sig);
 }
 
 static const char *s_check(af_log_level_t *level, af_codec_t *codec)
@@ -178,6 +181,7 @@ static const char *s_check(af_log_level_t *level, af_codec_t *codec)
     if (o_max_inflight < 0) return "max-inflight";
     if (o_agent_queue_max < 0) return "agent-queue-max";
     if (o_request_timeout_ms < 100) return "request-timeout-ms";
+    if (o_shutdown_grace_ms < 0 || o_shutdown_grace_ms > 3600000) return "shutdown-grace-ms";
     if (o_manager_timeout_ms < 10) return "manager-timeout-ms";
     if (o_spawn_timeout_ms < 100) return "spawn-timeout-ms";
     if (o_heartbeat_ms < 10) return "heartbeat-ms";
@@ -226,6 +230,7 @@ int main(int argc, char **argv)
     af_cost_config_t cost_cfg;
     af_cost_config_defaults(&cost_cfg);
     af_gw_server_t *server = NULL;
+    af_gw_shutdown_t *stop = NULL;
     struct event *sigterm = NULL, *sigint = NULL;
     unsigned char *jwt_key = NULL;
     size_t jwt_key_len = 0;
@@ -319,9 +324,10 @@ int main(int argc, char **argv)
     server = af_gw_server_new(&gw, o_listen, o_tls_listen, tls);
     if (!server || af_privdrop(o_user) < 0)
         goto done;
-    sigterm = evsignal_new(gw.base, SIGTERM, s_on_signal, gw.base);
-    sigint = evsignal_new(gw.base, SIGINT, s_on_signal, gw.base);
-    if (!sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 || evsignal_add(sigint, NULL) < 0)
+    stop = af_gw_shutdown_new(&gw, server, o_shutdown_grace_ms);
+    sigterm = evsignal_new(gw.base, SIGTERM, s_on_signal, stop);
+    sigint = evsignal_new(gw.base, SIGINT, s_on_signal, stop);
+    if (!stop || !sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 || evsignal_add(sigint, NULL) < 0)
         goto done;
     af_info("event=started gateway_id=%s http=%d https=%d agents=%s manager=%s", gwid,
             af_gw_server_port(server), af_gw_server_tls_port(server), af_alink_endpoint(gw.agents),
@@ -336,6 +342,7 @@ done:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    af_gw_shutdown_destroy(&stop);
     af_gw_server_destroy(&server); /* first: open requests drop their link work */
     af_mlink_destroy(&gw.manager);
     af_alink_destroy(&gw.agents);

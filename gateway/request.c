@@ -54,6 +54,11 @@ af_gw_req_t *af_gw_req_new(af_gw_t *gw, struct evhttp_request *ev)
         snprintf(r->ip, sizeof r->ip, "?");
     }
     af_metric_add(gw->m_inflight, 1);
+    r->live_next = gw->live;
+    if (gw->live)
+        gw->live->live_prev = r;
+    gw->live = r;
+    gw->nlive++;
     return r;
 }
 
@@ -86,6 +91,13 @@ static void s_record(af_gw_req_t *r, int status)
 
 static void s_free(af_gw_req_t *r)
 {
+    if (r->live_prev)
+        r->live_prev->live_next = r->live_next;
+    else if (r->gw->live == r)
+        r->gw->live = r->live_next;
+    if (r->live_next)
+        r->live_next->live_prev = r->live_prev;
+    r->gw->nlive--;
     if (r->watch)
         event_free(r->watch);
     if (r->timer)
@@ -253,6 +265,16 @@ void af_gw_reply_error(af_gw_req_t *r, int status, const char *type, const char 
     vsnprintf(msg, sizeof msg, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
     va_end(ap);
     s_error(r, status, type, msg);
+}
+
+void af_gw_req_abort(af_gw_req_t *r, const char *why)
+{
+    af_gw_req_fn *gone = r->on_gone;
+    r->on_gone = NULL;
+    if (gone)
+        gone(r); /* forget the manager wait, CANCEL the agent chat */
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Connection", "close");
+    s_error(r, 503, "overloaded_error", why);
 }
 
 void af_gw_reply_retry(af_gw_req_t *r, int status, const char *type, double retry_after_s,

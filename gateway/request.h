@@ -22,6 +22,7 @@ typedef void(af_gw_req_fn)(af_gw_req_t *r);
 
 struct af_gw_req_t {
     af_gw_t *gw;
+    af_gw_req_t *live_prev, *live_next; /* gw->live */
     struct evhttp_request *ev;
     char id[48];                 /* request id, sent back as request-id */
     char ip[64];
@@ -88,6 +89,10 @@ void af_gw_reply_error(af_gw_req_t *r, int status, const char *type, const char 
 void af_gw_reply_retry(af_gw_req_t *r, int status, const char *type, double retry_after_s,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void af_gw_stream_end(af_gw_req_t *r);
+/* Ends a request that is still waiting (graceful stop ran out of time): its
+ * pending work is dropped as if the client had left, and the client gets
+ * 503 overloaded_error with why (as the last SSE event if streaming). */
+void af_gw_req_abort(af_gw_req_t *r, const char *why);
 /* A non-JSON body (metrics). */
 void af_gw_reply_text(af_gw_req_t *r, int status, const char *content_type, const char *text);
 

@@ -85,6 +85,7 @@ static const s_handler_t s_handlers[R_COUNT] = {
 struct af_gw_server_t {
     af_gw_t *gw;
     struct evhttp *http, *https;
+    struct evhttp_bound_socket *bound, *tls_bound;
     int port, tls_port;
 };
 
@@ -187,6 +188,12 @@ static void s_on_request(struct evhttp_request *ev, void *arg)
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     if (!path || !*path)
         path = "/";
+    if (gw->draining && strcmp(path, "/healthz") != 0 && strcmp(path, "/readyz") != 0) {
+        evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
+        af_gw_reply_retry(r, 503, "overloaded_error", 1,
+                          "the gateway is shutting down; retry the request");
+        return;
+    }
     int method = s_method_bit(evhttp_request_get_command(ev));
     switch (af_routes_match(s_routes, path, method, &r->match)) {
     case AF_ROUTE_NOT_FOUND:
@@ -250,7 +257,8 @@ static void s_on_request(struct evhttp_request *ev, void *arg)
     h->fn(r);
 }
 
-static struct evhttp *s_listen(af_gw_server_t *self, const char *listen, int *port_out)
+static struct evhttp *s_listen(af_gw_server_t *self, const char *listen, int *port_out,
+                              struct evhttp_bound_socket **bound_out)
 {
     char host[256];
     int port;
@@ -262,6 +270,7 @@ static struct evhttp *s_listen(af_gw_server_t *self, const char *listen, int *po
     if (!http)
         return NULL;
     struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)port);
+    *bound_out = bs;
     if (!bs) {
         af_error("event=bind_failed listen=%s", listen);
         evhttp_free(http);
@@ -292,7 +301,7 @@ af_gw_server_t *af_gw_server_new(af_gw_t *gw, const char *listen, const char *tl
     if (!self)
         return NULL;
     self->gw = gw;
-    self->http = s_listen(self, listen, &self->port);
+    self->http = s_listen(self, listen, &self->port, &self->bound);
     if (!self->http)
         goto fail;
     if (tls_listen && *tls_listen) {
@@ -300,7 +309,7 @@ af_gw_server_t *af_gw_server_new(af_gw_t *gw, const char *listen, const char *tl
             af_error("event=tls_not_configured tls_listen=%s", tls_listen);
             goto fail;
         }
-        self->https = s_listen(self, tls_listen, &self->tls_port);
+        self->https = s_listen(self, tls_listen, &self->tls_port, &self->tls_bound);
         if (!self->https)
             goto fail;
         af_tls_attach(tls, self->https);
@@ -322,6 +331,15 @@ void af_gw_server_destroy(af_gw_server_t **self_p)
         evhttp_free((*self_p)->https);
     free(*self_p);
     *self_p = NULL;
+}
+
+void af_gw_server_stop_accepting(af_gw_server_t *self)
+{
+    if (self->http && self->bound)
+        evhttp_del_accept_socket(self->http, self->bound);
+    if (self->https && self->tls_bound)
+        evhttp_del_accept_socket(self->https, self->tls_bound);
+    self->bound = self->tls_bound = NULL;
 }
 
 int af_gw_server_port(const af_gw_server_t *self) { return self->port; }

@@ -19,6 +19,10 @@ af_gw_server_t *af_gw_server_new(af_gw_t *gw, const char *listen, const char *tl
 /* Frees the servers; open requests see their client go away (on_gone). */
 void af_gw_server_destroy(af_gw_server_t **self_p);
 
+/* Closes the listening sockets (graceful stop): new connections are refused
+ * while open ones are served. */
+void af_gw_server_stop_accepting(af_gw_server_t *self);
+
 int af_gw_server_port(const af_gw_server_t *self);
 int af_gw_server_tls_port(const af_gw_server_t *self);
 

@@ -36,7 +36,7 @@ ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" af_start manager "${VG[@]}" \
 manager_pid=$AF_LAST_PID
 af_start gateway "${VG[@]}" --log-file="$AF_TMP/vg-gateway.log" "$AF_BIN/gateway" \
   --listen "127.0.0.1:$HP" --manager "tcp://127.0.0.1:$MP" --agent-listen "tcp://127.0.0.1:$AP" \
-  --keys-file "$AF_TMP/keys" --ip-rate 100000
+  --keys-file "$AF_TMP/keys" --ip-rate 100000 --shutdown-grace-ms 2000
 gateway_pid=$AF_LAST_PID
 af_start autoscaler "${VG[@]}" --log-file="$AF_TMP/vg-autoscaler.log" "$AF_BIN/autoscaler" \
   --manager "tcp://127.0.0.1:$MP" --metrics-listen "127.0.0.1:$ASM" --interval-s 1 \
@@ -57,8 +57,9 @@ af_eq "$(curl -s -o /dev/null -w '%{http_code}' "${h[@]}" -d "$msg" "$G/v1/messa
 curl -s -N "${h[@]}" -d "$smsg" "$G/v1/messages" | grep -q 'event: message_stop' || af_fail "stream"
 af_eq "$(curl -s -o /dev/null -w '%{http_code}' "${h[@]}" -d '{"model":' "$G/v1/messages")" 400 "bad JSON"
 af_eq "$(curl -s -o /dev/null -w '%{http_code}' -d "$msg" "$G/v1/messages")" 401 "no key"
-agent=$(curl -s "${h[@]}" -d '{}' "$G/v1/agents" | jq -r .agent_id)
-[ -n "$agent" ] && [ "$agent" != null ] || af_fail "spawn"
+out=$(curl -s "${h[@]}" -d '{}' "$G/v1/agents")
+agent=$(echo "$out" | jq -r .agent_id)
+[ -n "$agent" ] && [ "$agent" != null ] || af_fail "spawn: $out"
 for _ in $(seq 300); do
   [ "$(curl -s "${h[@]}" "$G/v1/agents/$agent" | jq -r .status)" = ready ] && break; sleep 0.2
 done
@@ -79,6 +80,16 @@ ANTHROPIC_API_KEY=sk-vg-upstream ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" af_st
 alone_pid=$AF_LAST_PID
 sleep 3
 
+# Requests still in flight when the gateway is told to stop: a slow stream
+# and a slow complete call (the fake paces them at 5 words/s).
+slow='{"model":"claude-3-5-haiku-20241022","max_tokens":400,"messages":[{"role":"user","content":"slow [[words:100]] [[tps:5]]"}]'
+curl -s -N "${h[@]}" -d "${slow},\"stream\":true}" "$G/v1/messages" >"$AF_TMP/slow-stream.out" 2>&1 &
+slow_pids=($!)
+curl -s "${h[@]}" -d "${slow}}" "$G/v1/messages" >"$AF_TMP/slow-call.out" 2>&1 &
+slow_pids+=($!)
+for _ in $(seq 100); do grep -q content_block_delta "$AF_TMP/slow-stream.out" && break; sleep 0.1; done
+grep -q content_block_delta "$AF_TMP/slow-stream.out" || af_fail "slow stream never started"
+
 # Clean shutdown, outermost first; each must exit 0 (valgrind's exit code 99
 # means it found an error or a leak).
 for name in autoscaler gateway agentd_alone manager; do
@@ -88,8 +99,15 @@ for name in autoscaler gateway agentd_alone manager; do
   esac
   kill -TERM "$pid"
   rc=0; wait "$pid" || rc=$?
+  [ "$rc" = 0 ] || cat "$AF_TMP/vg-${name/_alone/-alone}.log" >&2
   af_eq "$rc" 0 "$name exit code under valgrind (99: leak or memory error; see vg-$name.log)"
 done
+# The clients in flight got a whole answer or a clear error, never a silent cut.
+wait "${slow_pids[@]}"
+tail -c 300 "$AF_TMP/slow-stream.out" | grep -Eq 'event: (message_stop|error)' \
+  || af_fail "stream in flight at shutdown ended without message_stop or error: $(tail -c 300 "$AF_TMP/slow-stream.out")"
+grep -Eq '"type":"(message|error)"' "$AF_TMP/slow-call.out" \
+  || af_fail "call in flight at shutdown: $(cat "$AF_TMP/slow-call.out")"
 # The manager's agents exit on its shutdown; give their valgrind time to write.
 for _ in $(seq 100); do pgrep -f "$AF_TMP/agentd-vg|valgrind.*$AF_BIN/agentd" >/dev/null || break; sleep 0.2; done
 n=0

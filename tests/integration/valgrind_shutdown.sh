@@ -20,8 +20,12 @@ KEY=$("$AF_BIN/gateway" --add-key vg user --keys-file "$AF_TMP/keys")
 ROOT=$("$AF_BIN/gateway" --add-key root admin --keys-file "$AF_TMP/keys")
 
 # The manager spawns agents through this wrapper: each agentd runs under valgrind.
+# The manager sets the agent's rlimits just after the spawn (prlimit); valgrind
+# must start under them, not have its file-descriptor reserve moved under it,
+# so the wrapper waits for the agents' RLIMIT_NOFILE (4096) first.
 cat >"$AF_TMP/agentd-vg" <<SH
-#!/bin/sh
+#!/bin/bash
+for ((i = 0; i < 200; i++)); do [ "\$(ulimit -n)" = 4096 ] && break; sleep 0.01; done
 exec ${VG[*]} --log-file="$AF_TMP/vg-agentd-%p.log" "$AF_ROOT/$AF_BIN/agentd" "\$@"
 SH
 chmod +x "$AF_TMP/agentd-vg"

@@ -67,7 +67,7 @@ as_start nomgr --manager "tcp://127.0.0.1:$dead" --interval-s 0.1 --request-time
 pid=$AS_PID am2=$AM
 sleep 1
 kill -0 "$pid" || af_fail "autoscaler died without a manager"
-curl -sf "http://127.0.0.1:$am2/metrics" | grep -q '^autoscaler_source_errors_total{source="manager"} [1-9]' \
+af_get -sf "http://127.0.0.1:$am2/metrics" | grep -q '^autoscaler_source_errors_total{source="manager"} [1-9]' \
   || af_fail "manager errors not counted"
 # Port already taken: a clear error, exit 1.
 rc=0; "$as" --manager "tcp://127.0.0.1:$dead" --metrics-listen "127.0.0.1:$am2" 2>"$AF_TMP/err" || rc=$?

@@ -27,6 +27,6 @@ python3 -c "import sys; sys.exit(0 if float('$util') < 0.8 else 1)" || af_fail "
 grep -q 'reason=forecast' <<<"$line" || af_fail "decision line: $line"
 [ "$target" -gt 20 ] || af_fail "target $target"
 af_log "forecast scale-up to $target at utilization $util (sessions ~$s of 1,600 that trip the reactive rule)"
-curl -sf "http://127.0.0.1:$am/metrics" | grep -q '^autoscaler_decisions_total{direction="up",reason="forecast"} 1$' \
+af_get -sf "http://127.0.0.1:$am/metrics" | grep -q '^autoscaler_decisions_total{direction="up",reason="forecast"} 1$' \
   || af_fail "forecast decision not counted"
 echo PASS

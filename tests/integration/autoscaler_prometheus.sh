@@ -74,10 +74,10 @@ grep -q 'cpu_cores=[0-9]*\.[0-9]* memory_bytes=[1-9][0-9]* ' "$AF_TMP/autoscaler
 kill -TERM "$prom_pid"
 for _ in $(seq 100); do kill -0 "$prom_pid" 2>/dev/null || break; sleep 0.1; done
 for _ in $(seq 60); do
-  curl -sf "http://127.0.0.1:$am/metrics" | grep -q '^autoscaler_source_errors_total{source="prometheus"} [1-9]' && break
+  af_get -sf "http://127.0.0.1:$am/metrics" | grep -q '^autoscaler_source_errors_total{source="prometheus"} [1-9]' && break
   sleep 0.1
 done
-curl -sf "http://127.0.0.1:$am/metrics" | grep -q '^autoscaler_source_errors_total{source="prometheus"} [1-9]' \
+af_get -sf "http://127.0.0.1:$am/metrics" | grep -q '^autoscaler_source_errors_total{source="prometheus"} [1-9]' \
   || af_fail "source errors not counted"
 kill -0 "$as_pid" || af_fail "autoscaler died without Prometheus"
 af_eq "$(wc -l <"$AF_TMP/scale.log")" 1 "SCALE count"

@@ -29,7 +29,7 @@ ra=$(grep -i '^Retry-After:' "$AF_TMP/hdr" | tr -dc 0-9)
 af_eq "$(jq -r .error.type "$AF_TMP/body")" rate_limit_error "error type"
 # Health probes are not rate limited.
 af_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/healthz")" 200 "healthz under limit"
-curl -s "http://127.0.0.1:$HP/metrics" | grep -q '^gateway_rate_limited_total{scope="ip"} 1' || af_fail "rate_limited_total"
+af_get -s "http://127.0.0.1:$HP/metrics" | grep -q '^gateway_rate_limited_total{scope="ip"} 1' || af_fail "rate_limited_total"
 
 af_log "per user: 5/min for alice, bob unaffected"
 for i in 1 2 3 4 5; do
@@ -37,7 +37,7 @@ for i in 1 2 3 4 5; do
 done
 af_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $ALICE" "http://127.0.0.1:$UP/v1/agents")" 429 "alice #6"
 af_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $BOB" "http://127.0.0.1:$UP/v1/agents")" 200 "bob"
-curl -s "http://127.0.0.1:$UP/metrics" | grep -q '^gateway_rate_limited_total{scope="user"} 1' || af_fail "user scope counted"
+af_get -s "http://127.0.0.1:$UP/metrics" | grep -q '^gateway_rate_limited_total{scope="user"} 1' || af_fail "user scope counted"
 af_log "a flood of distinct IPs keeps the bucket table bounded"
 FP=$(af_free_port); AP3=$(af_free_port)
 af_start gw_flood "$AF_BIN/gateway" --listen "127.0.0.1:$FP" --manager "tcp://127.0.0.1:$MP" \

@@ -51,6 +51,11 @@ af_cleanup() {
 }
 trap af_cleanup EXIT
 
+# curl for a pipe into `grep -q`: grep exits at the first match, and under
+# pipefail curl's EPIPE/SIGPIPE on the rest of a large body (/metrics) would
+# fail the pipeline although the line was found.
+af_get() { curl "$@" || true; }
+
 # Asserts "$1" == "$2" with a message.
 af_eq() { [ "$1" = "$2" ] || af_fail "${3:-values differ}: got '$1', want '$2'"; }
 

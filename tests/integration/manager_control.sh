@@ -88,7 +88,7 @@ out=$(mgr LIST '{"all":true}') && af_fail "LIST all without admin"
 af_eq "$(code "$out")" forbidden "LIST all as user"
 out=$(mgr SPAWN '{"user":"ivy","count":0}') && af_fail "count 0"
 af_eq "$(code "$out")" invalid_request "count 0"
-curl -sf "127.0.0.1:$MET/metrics" | grep -q 'manager_requests_total{verb="CHAT",code="unknown_verb"} 1' \
+af_get -sf "127.0.0.1:$MET/metrics" | grep -q 'manager_requests_total{verb="CHAT",code="unknown_verb"} 1' \
   || af_fail "unknown verb not counted"
 
 # Process provider spawn errors: an agent that exits at once, one never READY.

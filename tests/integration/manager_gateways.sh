@@ -53,12 +53,12 @@ grep -q open "$AF_TMP/g2.events" || af_fail "agent did not connect to the gatewa
 # 3 x 300 ms. (The agents' side of that link is agentd's: a gateway that never
 # answers its heartbeats is left by agentd itself, so we check the manager.)
 sleep 0.5
-curl -sf "127.0.0.1:$MET/metrics" | grep -q '^manager_gateways 2$' || af_fail "two gateways announced"
+af_get -sf "127.0.0.1:$MET/metrics" | grep -q '^manager_gateways 2$' || af_fail "two gateways announced"
 touch "$AF_TMP/stop-g1"
 for _ in $(seq 30); do
-  curl -sf "127.0.0.1:$MET/metrics" | grep -q '^manager_gateways 1$' && break; sleep 0.1
+  af_get -sf "127.0.0.1:$MET/metrics" | grep -q '^manager_gateways 1$' && break; sleep 0.1
 done
-curl -sf "127.0.0.1:$MET/metrics" | grep -q '^manager_gateways 1$' || af_fail "silent gateway not dropped"
+af_get -sf "127.0.0.1:$MET/metrics" | grep -q '^manager_gateways 1$' || af_fail "silent gateway not dropped"
 grep -q 'event=gateway_lost gateway_id=gw-1' "$AF_TMP/manager.log" || af_fail "gw-1 loss not logged"
 grep -q 'event=gateway_lost gateway_id=gw-2' "$AF_TMP/manager.log" && af_fail "gw-2 dropped while announcing"
 touch "$AF_TMP/stop-g2"

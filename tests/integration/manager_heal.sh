@@ -41,7 +41,7 @@ af_eq "$(echo "$l" | jq '.agents | length')" 1 "carol has exactly one agent"
 af_eq "$(echo "$l" | jq -c '.agents[0].spec')" '{"cores":2,"memory_mb":2048,"image":"agentd:latest"}' "same spec"
 af_eq "$(echo "$l" | jq -r '.agents[0].owner')" carol "same owner"
 pgrep -f -- "--id $new" >/dev/null || af_fail "replacement has no process"
-curl -sf "127.0.0.1:$MET/metrics" | grep -q '^manager_heals_total 1$' || af_fail "heal not counted"
+af_get -sf "127.0.0.1:$MET/metrics" | grep -q '^manager_heals_total 1$' || af_fail "heal not counted"
 
 # A frozen agent (SIGSTOP: alive but silent) is declared dead after 3 missed
 # heartbeats and replaced too.

@@ -109,6 +109,6 @@ af_wait_port "127.0.0.1:$MET"
 out=$(mgr SPAWN '{"user":"gina"}') && af_fail "spawn against a hanging Hypercore succeeded"
 af_eq "$(echo "${out#ERROR }" | jq -r .code)" spawn_failed "hanging API code"
 echo "$out" | grep -q 'hypercore POST /spawn: timeout after 500 ms' || af_fail "cause missing: $out"
-curl -sf "127.0.0.1:$MET/metrics" | grep -q 'manager_spawn_failures_total{reason="spawn_failed"} 1' \
+af_get -sf "127.0.0.1:$MET/metrics" | grep -q 'manager_spawn_failures_total{reason="spawn_failed"} 1' \
   || af_fail "spawn failure not counted"
 echo "PASS manager_hypercore"

@@ -60,9 +60,9 @@ print(f"{len(rules)} rules loaded, {len(alerts)} alerts, unhealthy: {bad}")
 sys.exit(1 if bad or len(alerts) < 8 else 0)
 PY
 for _ in $(seq 100); do
-  curl -fsS "$prom/api/v1/alertmanagers" | grep -q "127.0.0.1:$OPS_AM" && break; sleep 0.1
+  af_get -fsS "$prom/api/v1/alertmanagers" | grep -q "127.0.0.1:$OPS_AM" && break; sleep 0.1
 done
-curl -fsS "$prom/api/v1/alertmanagers" | grep -q "127.0.0.1:$OPS_AM" || af_fail "prometheus does not know the alertmanager"
+af_get -fsS "$prom/api/v1/alertmanagers" | grep -q "127.0.0.1:$OPS_AM" || af_fail "prometheus does not know the alertmanager"
 curl -fsS -o /dev/null "http://127.0.0.1:$OPS_AM/-/ready" || af_fail "alertmanager not ready"
 
 # SIGTERM to run-local.sh alone (a service manager's stop) stops everything,

@@ -109,7 +109,7 @@ for prog in gateway manager autoscaler fake-anthropic; do
         || af_fail "session $session broken by the manager's restart"
       ;;
     autoscaler)
-      curl -fsS "http://127.0.0.1:$OPS_AS_METRICS/metrics" | grep -q '^# TYPE autoscaler_decisions_total' \
+      af_get -fsS "http://127.0.0.1:$OPS_AS_METRICS/metrics" | grep -q '^# TYPE autoscaler_decisions_total' \
         || af_fail "autoscaler metrics not served after restart"
       ;;
   esac

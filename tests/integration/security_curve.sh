@@ -108,7 +108,7 @@ grep -q 'event=ready_sent' "$AF_TMP/rogue.log" && af_fail "rogue agentd got a co
 grep -q 'event=registered' "$AF_TMP/rogue.log" && af_fail "rogue agentd was registered"
 grep -q 'event=registered' "$AF_TMP/plain.log" && af_fail "plaintext agentd was registered"
 grep -q 'event=curve_refused' "$AF_TMP/manager.log" || af_fail "manager did not log the refusal"
-curl -s "$M/metrics" | grep -q 'ag_rogue\|ag_plain' && af_fail "manager knows the refused agents"
+af_get -s "$M/metrics" | grep -q 'ag_rogue\|ag_plain' && af_fail "manager knows the refused agents"
 refused=$(metric "$M" zmq_curve_refused_total)
 af_log "refused at manager: $refused, admitted: $(metric "$M" zmq_curve_admitted_total)"
 

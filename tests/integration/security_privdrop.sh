@@ -72,5 +72,5 @@ check_hardened "$APID" "agent $A1"
 af_log "agent limits: $(awk '/^Max (data size|core file size|open files)/' "/proc/$APID/limits" | tr -s ' ' | paste -sd';')"
 
 # The metrics port, bound before the drop, still answers.
-curl -sf "http://127.0.0.1:$MMP/metrics" | grep -q '^zmq_curve_admitted_total' || af_fail "manager metrics after drop"
+af_get -sf "http://127.0.0.1:$MMP/metrics" | grep -q '^zmq_curve_admitted_total' || af_fail "manager metrics after drop"
 af_log "PASS security_privdrop"

@@ -58,7 +58,7 @@ msg='{"model":"claude-3-5-haiku-20241022","max_tokens":32,"messages":[{"role":"u
 smsg='{"model":"claude-3-5-haiku-20241022","max_tokens":32,"stream":true,"messages":[{"role":"user","content":"hi"}]}'
 h=(-H "x-api-key: $KEY" -H 'content-type: application/json')
 af_eq "$(curl -s -o /dev/null -w '%{http_code}' "${h[@]}" -d "$msg" "$G/v1/messages")" 200 "messages"
-curl -s -N "${h[@]}" -d "$smsg" "$G/v1/messages" | grep -q 'event: message_stop' || af_fail "stream"
+af_get -s -N "${h[@]}" -d "$smsg" "$G/v1/messages" | grep -q 'event: message_stop' || af_fail "stream"
 af_eq "$(curl -s -o /dev/null -w '%{http_code}' "${h[@]}" -d '{"model":' "$G/v1/messages")" 400 "bad JSON"
 af_eq "$(curl -s -o /dev/null -w '%{http_code}' -d "$msg" "$G/v1/messages")" 401 "no key"
 out=$(curl -s "${h[@]}" -d '{}' "$G/v1/agents")

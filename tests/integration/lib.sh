@@ -35,9 +35,15 @@ af_start() {
   _af_pids+=("$AF_LAST_PID")
 }
 
+# af_reap PATTERN: on exit, also stop processes whose command line matches
+# (pkill -f): agents a scenario orphaned on purpose by killing their manager.
+_af_reap=()
+af_reap() { _af_reap+=("$1"); }
+
 af_cleanup() {
   local rc=$?
   for p in "${_af_pids[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
+  for r in "${_af_reap[@]:-}"; do [ -n "$r" ] && pkill -KILL -f -- "$r" 2>/dev/null || true; done
   for p in "${_af_pids[@]:-}"; do
     [ -n "$p" ] || continue
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done

@@ -40,6 +40,10 @@ void af_message_clear(af_message_t *m);
 af_message_ev_t af_message_apply(af_message_t *m, const char *event, const char *data,
                                  size_t len, const char **delta, size_t *delta_len);
 
+/* Tests: false makes af_message_apply always take the cJSON path, so a
+ * differential fuzz target can check the fast path against it. */
+void af_message_set_fast_path(bool on);
+
 /* Parses a whole 2xx response body. Returns 0, or -1 when it is not a message
  * (an {"type":"error"} body fills error_type/error_message and returns -1 too). */
 int af_message_parse_response(af_message_t *m, const char *body, size_t len);

@@ -34,7 +34,7 @@ static void s_end(af_gw_shutdown_t *self, const char *why)
         af_gw_req_abort(r, why);
     }
     af_info("event=shutdown_end aborted=%zu reason=\"%s\"", n, why);
-    struct timeval flush = {0, S_FLUSH_MS * 1000};
+    struct timeval flush = {0, (suseconds_t)S_FLUSH_MS * 1000};
     event_base_loopexit(self->gw->base, n ? &flush : NULL);
 }
 
@@ -55,7 +55,7 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
         s_end(self, "the gateway is shutting down; retry the request");
         return;
     }
-    struct timeval tv = {0, S_TICK_MS * 1000};
+    struct timeval tv = {0, (suseconds_t)S_TICK_MS * 1000};
     evtimer_add(self->tick, &tv);
 }
 

@@ -115,12 +115,55 @@ static void test_events(void **state)
     af_message_clear(&m);
 }
 
+/* Text deltas, in the documented shape (read in place) and in every shape
+ * that must go through cJSON instead, fold to the same text either way. */
+static void test_text_deltas(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *data, *text;
+    } cases[] = {
+        {"{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello\"}}", "Hello"},
+        {"{\"type\":\"content_block_delta\",\"index\":12,\"delta\":{\"type\":\"text_delta\",\"text\":\" wörld\"}}", " wörld"},
+        {"{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\\nb \\\"q\\\" \\u00e9\"}}", "a\nb \"q\" \xc3\xa9"},
+        {"{\"index\":0,\"type\":\"content_block_delta\",\"delta\":{\"text\":\"swapped\",\"type\":\"text_delta\"}}", "swapped"},
+        {"{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"\"}}", ""},
+        {"{\"type\":\"content_block_delta\", \"index\": 0, \"delta\": {\"type\": \"text_delta\", \"text\": \"spaced\"}}", "spaced"},
+    };
+    for (int fast = 1; fast >= 0; fast--) {
+        af_message_set_fast_path(fast);
+        af_message_t m;
+        memset(&m, 0, sizeof m);
+        char want[256] = "";
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            const char *d = NULL;
+            size_t n = 99;
+            assert_int_equal(af_message_apply(&m, "content_block_delta", cases[i].data,
+                                              strlen(cases[i].data), &d, &n),
+                             AF_MESSAGE_EV_DELTA);
+            assert_int_equal(n, strlen(cases[i].text));
+            assert_memory_equal(d, cases[i].text, n);
+            strcat(want, cases[i].text);
+        }
+        assert_string_equal(m.text, want);
+        /* A truncated event is bad either way, not a delta. */
+        const char *cut = "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"abc";
+        const char *d;
+        size_t n;
+        assert_int_not_equal(af_message_apply(&m, "content_block_delta", cut, strlen(cut), &d, &n),
+                             AF_MESSAGE_EV_DELTA);
+        af_message_clear(&m);
+    }
+    af_message_set_fast_path(true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_parse_response),
         cmocka_unit_test(test_events),
+        cmocka_unit_test(test_text_deltas),
     };
     return cmocka_run_group_tests_name("agentd_message", tests, NULL, NULL);
 }

@@ -3,8 +3,6 @@
 
 #include "log.h"
 
-#include "util.h"
-
 #include <stdlib.h>
 
 typedef struct s_xfer {
@@ -28,7 +26,6 @@ struct af_curl_loop_t {
 typedef struct {
     af_curl_loop_t *loop;
     struct event *ev;
-    curl_socket_t fd;
     CURL *easy; /* the transfer curl last watched this socket for */
 } s_sock_t;
 
@@ -82,21 +79,16 @@ static void *s_xfer_arg(const s_sock_t *k)
     return x->arg;
 }
 
-static void s_action(af_curl_loop_t *self, s_sock_t *k, short what)
+static void s_on_socket_event(evutil_socket_t fd, short what, void *arg)
 {
-    curl_socket_t fd = k->fd;
+    s_sock_t *k = arg;
+    af_curl_loop_t *self = k->loop;
     if (self->hook)
         self->hook((int)fd, what, s_xfer_arg(k), self->hook_arg);
     int flags = ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
     int running;
     curl_multi_socket_action(self->multi, fd, flags, &running);
     s_check_done(self); /* may free k: curl removes sockets here */
-}
-
-static void s_on_socket_event(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    s_action(((s_sock_t *)arg)->loop, arg, what);
 }
 
 static void s_on_timer(evutil_socket_t fd, short what, void *arg)
@@ -131,7 +123,6 @@ static int s_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void
         if (!k)
             return -1;
         k->loop = self;
-        k->fd = fd;
         k->easy = easy;
         k->ev = event_new(self->base, fd, kind, s_on_socket_event, k);
         if (!k->ev) {
@@ -240,4 +231,3 @@ void af_curl_loop_set_socket_hook(af_curl_loop_t *self, af_curl_socket_hook_fn *
     self->hook = fn;
     self->hook_arg = arg;
 }
-

@@ -243,14 +243,8 @@ static void s_session_placed_send(af_gw_req_t *r)
 
 static void s_session_placed(af_gw_req_t *r, const af_msg_t *ok)
 {
-    const char *aid = af_msg_str(ok, "agent_id");
-    if (!aid || !af_validate_id(aid)) {
-        af_gw_reply_error(r, 502, "api_error", "the manager's PLACE reply has no agent_id");
-        return;
-    }
-    snprintf(r->agent_id, sizeof r->agent_id, "%.63s", aid);
-    r->waits = 0;
-    s_session_placed_send(r);
+    if (af_chat_placed_agent(r, ok))
+        s_session_placed_send(r);
 }
 
 static void s_session_place(af_gw_req_t *r)

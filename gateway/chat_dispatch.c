@@ -127,15 +127,22 @@ static bool s_place_error(af_gw_req_t *r, const af_msg_t *err)
     return true;
 }
 
-static void s_place_ok(af_gw_req_t *r, const af_msg_t *ok)
+bool af_chat_placed_agent(af_gw_req_t *r, const af_msg_t *ok)
 {
     const char *aid = af_msg_str(ok, "agent_id");
     if (!aid || !af_validate_id(aid)) {
         af_gw_reply_error(r, 502, "api_error", "the manager's PLACE reply has no agent_id");
-        return;
+        return false;
     }
     snprintf(r->agent_id, sizeof r->agent_id, "%.63s", aid);
     r->waits = 0;
+    return true;
+}
+
+static void s_place_ok(af_gw_req_t *r, const af_msg_t *ok)
+{
+    if (!af_chat_placed_agent(r, ok))
+        return;
     if (!r->owner[0])
         snprintf(r->owner, sizeof r->owner, "%.63s", r->who.user);
     if (r->session_id[0])

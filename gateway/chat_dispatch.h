@@ -13,6 +13,11 @@
  * af_chat_handle_failure. */
 void af_chat_dispatch(af_gw_req_t *r, const af_alink_handlers_t *h);
 
+/* Takes the agent a PLACE reply names into r->agent_id (and restarts the
+ * connect waits). Returns false after replying 502 when the reply names none
+ * (the request is finished then). */
+bool af_chat_placed_agent(af_gw_req_t *r, const af_msg_t *ok);
+
 /* Handles an ERROR reply or a missing reply (agent gone, timeout): re-places
  * and resends when that can help (returns 1: the request lives on), otherwise
  * replies with the mapped error (returns 0: the request is finished). */

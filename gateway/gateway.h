@@ -52,8 +52,10 @@ typedef struct {
     unsigned long long seq;
     /* open requests (request.c links them) and the graceful stop (shutdown.c) */
     struct af_gw_req_t *live;
-    size_t nlive;
     bool draining;            /* SIGTERM seen: new requests get 503, /readyz 503 */
 } af_gw_t;
+
+/* What a request refused or ended by the graceful stop is told. */
+#define AF_GW_DRAINING_MSG "the gateway is shutting down; retry the request"
 
 #endif

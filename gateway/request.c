@@ -58,7 +58,6 @@ af_gw_req_t *af_gw_req_new(af_gw_t *gw, struct evhttp_request *ev)
     if (gw->live)
         gw->live->live_prev = r;
     gw->live = r;
-    gw->nlive++;
     return r;
 }
 
@@ -97,7 +96,6 @@ static void s_free(af_gw_req_t *r)
         r->gw->live = r->live_next;
     if (r->live_next)
         r->live_next->live_prev = r->live_prev;
-    r->gw->nlive--;
     if (r->watch)
         event_free(r->watch);
     if (r->timer)

@@ -190,8 +190,7 @@ static void s_on_request(struct evhttp_request *ev, void *arg)
         path = "/";
     if (gw->draining && strcmp(path, "/healthz") != 0 && strcmp(path, "/readyz") != 0) {
         evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
-        af_gw_reply_retry(r, 503, "overloaded_error", 1,
-                          "the gateway is shutting down; retry the request");
+        af_gw_reply_retry(r, 503, "overloaded_error", 1, AF_GW_DRAINING_MSG);
         return;
     }
     int method = s_method_bit(evhttp_request_get_command(ev));

@@ -22,14 +22,23 @@ struct af_gw_shutdown_t {
     bool ended;
 };
 
+/* Requests still open (for the logs; the list is short by now). */
+static size_t s_open(const af_gw_t *gw)
+{
+    size_t n = 0;
+    for (const af_gw_req_t *r = gw->live; r; r = r->live_next)
+        n++;
+    return n;
+}
+
 static void s_end(af_gw_shutdown_t *self, const char *why)
 {
     if (self->ended)
         return;
     self->ended = true;
-    size_t n = self->gw->nlive;
+    size_t n = 0;
     /* Aborting frees the request; take the next one first. */
-    for (af_gw_req_t *r = self->gw->live, *next; r; r = next) {
+    for (af_gw_req_t *r = self->gw->live, *next; r; r = next, n++) {
         next = r->live_next;
         af_gw_req_abort(r, why);
     }
@@ -45,14 +54,14 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
     af_gw_shutdown_t *self = arg;
     if (self->ended)
         return;
-    if (self->gw->nlive == 0) {
+    if (!self->gw->live) {
         af_info("event=drained");
         self->ended = true;
         event_base_loopexit(self->gw->base, NULL);
         return;
     }
     if (af_now_ns() >= self->deadline_ns) {
-        s_end(self, "the gateway is shutting down; retry the request");
+        s_end(self, AF_GW_DRAINING_MSG);
         return;
     }
     struct timeval tv = {0, (suseconds_t)S_TICK_MS * 1000};
@@ -88,12 +97,12 @@ void af_gw_shutdown_signal(af_gw_shutdown_t *self, int sig)
 {
     self->signals++;
     if (self->signals > 1) {
-        af_info("event=signal signal=%d action=stop_now inflight=%zu", sig, self->gw->nlive);
+        af_info("event=signal signal=%d action=stop_now inflight=%zu", sig, s_open(self->gw));
         s_end(self, "the gateway was stopped; retry the request");
         return;
     }
     af_info("event=signal signal=%d action=drain inflight=%zu grace_ms=%ld", sig,
-            self->gw->nlive, self->grace_ms);
+            s_open(self->gw), self->grace_ms);
     self->gw->draining = true;
     af_gw_server_stop_accepting(self->server);
     self->deadline_ns = af_now_ns() + (uint64_t)self->grace_ms * 1000000ull;

@@ -37,15 +37,16 @@ ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" af_start manager "${VG[@]}" \
   --log-file="$AF_TMP/vg-manager.log" "$AF_BIN/manager" --listen "tcp://127.0.0.1:$MP" \
   --metrics-listen "127.0.0.1:$MMP" --min-agents 1 --max-agents 3 --agentd-path "$AF_TMP/agentd-vg" \
   --spawn-timeout-ms 60000 --anthropic-key-file "$AF_TMP/upstream.key"
-manager_pid=$AF_LAST_PID
+declare -A pid_of
+pid_of[manager]=$AF_LAST_PID
 af_start gateway "${VG[@]}" --log-file="$AF_TMP/vg-gateway.log" "$AF_BIN/gateway" \
   --listen "127.0.0.1:$HP" --manager "tcp://127.0.0.1:$MP" --agent-listen "tcp://127.0.0.1:$AP" \
   --keys-file "$AF_TMP/keys" --ip-rate 100000 --shutdown-grace-ms 2000
-gateway_pid=$AF_LAST_PID
+pid_of[gateway]=$AF_LAST_PID
 af_start autoscaler "${VG[@]}" --log-file="$AF_TMP/vg-autoscaler.log" "$AF_BIN/autoscaler" \
   --manager "tcp://127.0.0.1:$MP" --metrics-listen "127.0.0.1:$ASM" --interval-s 1 \
   --min-agents 1 --max-agents 3 --predictive
-autoscaler_pid=$AF_LAST_PID
+pid_of[autoscaler]=$AF_LAST_PID
 af_wait_port "127.0.0.1:$HP" 60
 for _ in $(seq 300); do
   [ "$(curl -s "$G/readyz" | jq -r .agents 2>/dev/null)" = 1 ] && break; sleep 0.2
@@ -76,12 +77,12 @@ for _ in $(seq 100); do
 done
 grep -q 'decision' "$AF_TMP/autoscaler.log" || af_fail "autoscaler never evaluated"
 
-# A standalone agentd (no manager: the bench's mode) with a session, then SIGTERM.
+# A standalone agentd (no manager: the bench's mode), idle, then SIGTERM.
 GP=$(af_free_port)
 ANTHROPIC_API_KEY=sk-vg-upstream ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" af_start agentd_alone \
-  "${VG[@]}" --log-file="$AF_TMP/vg-agentd-alone.log" "$AF_BIN/agentd" --id ag_vg --manager "" \
+  "${VG[@]}" --log-file="$AF_TMP/vg-agentd_alone.log" "$AF_BIN/agentd" --id ag_vg --manager "" \
   --gateway "tcp://127.0.0.1:$GP" --metrics-listen 127.0.0.1:0
-alone_pid=$AF_LAST_PID
+pid_of[agentd_alone]=$AF_LAST_PID
 sleep 3
 
 # Requests still in flight when the gateway is told to stop: a slow stream
@@ -97,13 +98,10 @@ grep -q content_block_delta "$AF_TMP/slow-stream.out" || af_fail "slow stream ne
 # Clean shutdown, outermost first; each must exit 0 (valgrind's exit code 99
 # means it found an error or a leak).
 for name in autoscaler gateway agentd_alone manager; do
-  case $name in
-    autoscaler) pid=$autoscaler_pid ;; gateway) pid=$gateway_pid ;;
-    agentd_alone) pid=$alone_pid ;; manager) pid=$manager_pid ;;
-  esac
+  pid=${pid_of[$name]}
   kill -TERM "$pid"
   rc=0; wait "$pid" || rc=$?
-  [ "$rc" = 0 ] || cat "$AF_TMP/vg-${name/_alone/-alone}.log" >&2
+  [ "$rc" = 0 ] || cat "$AF_TMP/vg-$name.log" >&2
   af_eq "$rc" 0 "$name exit code under valgrind (99: leak or memory error; see vg-$name.log)"
 done
 # The clients in flight got a whole answer or a clear error, never a silent cut.

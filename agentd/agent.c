@@ -731,6 +731,8 @@ static void s_on_gateway_gone(void *arg, af_gateway_t *gw)
             l->gw = NULL;
 }
 
+/* Frames the decoder refused are counted by af_proto_recv itself; this is
+ * the dispatch-level refusal (a verb the manager link does not serve). */
 static void s_on_refused(void *arg, af_proto_err_t err)
 {
     af_agent_t *self = arg;
@@ -970,7 +972,7 @@ af_agent_t *af_agent_new(struct event_base *base, const af_agent_opts_t *o)
     self->client = af_anthropic_new(base, &ao);
     if (!self->client || af_anthropic_set_key(self->client, o->api_key) < 0)
         goto fail;
-    af_gateways_cb_t gcb = {s_on_gateway_msg, s_on_refused, s_on_gateway_gone};
+    af_gateways_cb_t gcb = {s_on_gateway_msg, s_on_gateway_gone};
     self->gateways = af_gateways_new(base, self->id, o->codec, o->max_body, o->send_batch_us, &gcb,
                                      self);
     if (!self->gateways)
@@ -1031,6 +1033,7 @@ void af_agent_destroy(af_agent_t **self_p)
     af_anthropic_destroy(&self->client);
     af_metrics_http_destroy(&self->http);
     af_sessions_destroy(&self->sessions);
+    af_proto_count_refusals(NULL);
     af_metrics_destroy(&self->registry);
     free(self->id);
     free(self->owner);

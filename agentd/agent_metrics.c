@@ -1,5 +1,6 @@
 /* Agent metric families. See agent_metrics.h. */
 #include "agent_metrics.h"
+#include "proto.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -30,8 +31,7 @@ int af_agent_metrics_init(af_agent_metrics_t *m, af_metrics_t *r, af_metric_fn *
                                             "Failed upstream attempts by error type.", "type");
     m->rate_limited = af_metrics_counter(r, "agent_rate_limited_total",
                                          "CHATs refused by the per-session rate limit.", "");
-    m->refused = af_metrics_counter(r, "af_protocol_refused_total",
-                                    "Refused AF1 frame sets by reason.", "reason");
+    m->refused = af_proto_metrics_add(r);
     if (!m->active_sessions || !m->inflight || !m->requests_by_model || !m->tokens ||
         !m->upstream_duration || !m->ttft || !m->upstream_errors || !m->rate_limited ||
         !m->refused)

@@ -98,8 +98,7 @@ static void s_on_readable(zsock_t *sock, void *arg)
     af_msg_t *msg = NULL;
     af_proto_err_t err;
     int rc = af_proto_recv(sock, false, self->max_body, true, self->codec, &msg, &err);
-    if (rc < 0 && self->cb.on_refused)
-        self->cb.on_refused(self->arg, err);
+    (void)err; /* refusals are answered and counted (af_proto_count_refusals) */
     if (rc == 0)
         self->cb.on_msg(self->arg, gw, msg); /* may not remove gw: links change only via set */
 }

@@ -17,8 +17,6 @@ typedef struct af_gateway_t af_gateway_t;
 typedef struct {
     /* A decoded message from gw; the handler takes ownership of msg. */
     void (*on_msg)(void *arg, af_gateway_t *gw, af_msg_t *msg);
-    /* A frame set refused by the envelope decoder (already answered). */
-    void (*on_refused)(void *arg, af_proto_err_t err);
     /* gw is about to be closed (removed from the list): drop references to it. */
     void (*on_gone)(void *arg, af_gateway_t *gw);
 } af_gateways_cb_t;

@@ -186,11 +186,8 @@ static void s_on_readable(zsock_t *sock, void *arg)
     if (rc == 1)
         return;
     self->last_heard_ns = af_now_ns(); /* any message is a sign of life */
-    if (rc < 0) {
-        if (self->cb.on_refused)
-            self->cb.on_refused(self->arg, err);
-        return;
-    }
+    if (rc < 0)
+        return; /* answered and counted (af_proto_count_refusals) */
     s_dispatch(self, msg);
     af_msg_destroy(&msg);
 }

@@ -1,5 +1,6 @@
 /* Autoscaler metrics. See scale_metrics.h. */
 #include "scale_metrics.h"
+#include "proto.h"
 
 #include <string.h>
 
@@ -30,7 +31,7 @@ int af_scale_metrics_init(af_scale_metrics_t *m)
                                            "SCALE requests sent to the manager", "result");
     if (!m->desired || !m->current || !m->utilization || !m->decisions || !m->last_eval ||
         !m->sessions || !m->forecast || !m->source_errors || !m->scale_requests ||
-        af_metrics_add_process(r) < 0) {
+        !af_proto_metrics_add(r) || af_metrics_add_process(r) < 0) {
         af_scale_metrics_fini(m);
         return -1;
     }
@@ -39,6 +40,7 @@ int af_scale_metrics_init(af_scale_metrics_t *m)
 
 void af_scale_metrics_fini(af_scale_metrics_t *m)
 {
+    af_proto_count_refusals(NULL);
     af_metrics_destroy(&m->registry);
     memset(m, 0, sizeof *m);
 }

@@ -20,6 +20,18 @@ static const char *s_err_names[AF_PROTO_ERR_COUNT] = {
     "ok", "bad_frames", "bad_tag", "unknown_verb", "bad_body", "missing_req", "oversized"};
 
 static uint64_t s_refused[AF_PROTO_ERR_COUNT];
+static af_metric_t *s_refused_metric;
+
+void af_proto_count_refusals(af_metric_t *m) { s_refused_metric = m; }
+
+af_metric_t *af_proto_metrics_add(af_metrics_t *registry)
+{
+    af_metric_t *m = af_metrics_counter(registry, "af_protocol_refused_total",
+                                        "Refused AF1 frame sets by reason.", "reason");
+    if (m)
+        af_proto_count_refusals(m);
+    return m;
+}
 
 const char *af_proto_err_name(af_proto_err_t err)
 {
@@ -276,6 +288,8 @@ int af_proto_recv(zsock_t *sock, bool router, size_t max_body, bool reply_errors
         zmq_msg_close(&parts[i]);
     if (!msg) {
         s_refused[*err]++;
+        if (s_refused_metric)
+            af_metric_inc(s_refused_metric, af_proto_err_name(*err));
         af_warn("event=frame_refused reason=%s detail=\"%s\"", af_proto_err_name(*err), reason);
         if (reply_errors && !was_error && (!router || rid))
             af_proto_send_error(sock, rid, req, af_proto_err_name(*err), reason, codec);

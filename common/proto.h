@@ -5,6 +5,7 @@
 #define AF_PROTO_H
 
 #include "codec.h"
+#include "metrics.h"
 
 #include <czmq.h>
 #include <stdbool.h>
@@ -85,5 +86,15 @@ bool af_msg_bool(const af_msg_t *msg, const char *key, bool fallback);
 
 /* Per-process counters of refused frames by reason (read by metrics). */
 uint64_t af_proto_refused(af_proto_err_t err);
+
+/* Also count every frame af_proto_recv refuses into m, a counter labelled
+ * `reason` (af_protocol_refused_total in each daemon), so no receive path can
+ * forget it; NULL stops. Per process like the counters above: the metric is
+ * borrowed and must outlive the calls, so a daemon unsets it before freeing. */
+void af_proto_count_refusals(af_metric_t *m);
+/* Registers af_protocol_refused_total{reason} in registry and counts into it
+ * (af_proto_count_refusals). Returns the counter, owned by registry; NULL on
+ * failure. */
+af_metric_t *af_proto_metrics_add(af_metrics_t *registry);
 
 #endif

@@ -355,6 +355,7 @@ done:
     af_redis_destroy(&gw.redis); /* before cost: pending lookups end with "shutdown" */
     af_cost_destroy(&gw.cost);
     af_cost_config_clear(&cost_cfg);
+    af_proto_count_refusals(NULL);
     af_metrics_destroy(&gw.metrics);
     af_tls_destroy(&tls);
     af_keys_destroy(&gw.keys);

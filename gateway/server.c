@@ -10,6 +10,7 @@
 #include "http.h"
 #include "log.h"
 #include "overload.h"
+#include "proto.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -132,7 +133,7 @@ int af_gw_metrics_register(af_gw_t *gw)
     gw->m_upstream_errors = af_metrics_counter(
         m, "gateway_upstream_errors_total", "Failed manager/agent calls by code", "code");
     if (!gw->m_requests || !gw->m_duration || !gw->m_inflight || !gw->m_rate_limited ||
-        !gw->m_auth_failures || !gw->m_upstream_errors)
+        !gw->m_auth_failures || !gw->m_upstream_errors || !af_proto_metrics_add(m))
         return -1;
     /* Bounded tables are only believable if their size can be watched. */
     if (!af_metrics_callback(m, "gateway_rate_buckets_ip", "Per-IP token buckets held",

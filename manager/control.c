@@ -411,8 +411,7 @@ static void s_on_readable(zsock_t *sock, void *arg)
     af_proto_err_t err;
     int rc = af_proto_recv(sock, true, self->max_body, true, af_fleet_config(self->fleet)->codec,
                            &msg, &err);
-    if (rc < 0 && self->metrics)
-        af_metric_inc(self->metrics->refused, af_proto_err_name(err));
+    (void)err; /* refusals are answered and counted (af_proto_count_refusals) */
     if (rc != 0)
         return;
     af_control_dispatch(self, msg);

@@ -88,6 +88,7 @@ static void s_gauges(af_fleet_t *self)
         af_metric_set(self->metrics->agents, (double)af_registry_count(self->reg, s),
                       af_agent_state_name(s));
     af_metric_set(self->metrics->sessions, (double)af_registry_sessions(self->reg));
+    af_metric_set(self->metrics->capacity, (double)af_registry_capacity(self->reg));
 }
 
 static void s_next_req(af_fleet_t *self, char *buf, size_t len)
@@ -822,15 +823,10 @@ void af_fleet_stats(af_fleet_t *self, cJSON *reply)
     }
     cJSON_AddNumberToObject(agents, "total", (double)total);
     int pool = 0;
-    long capacity = 0;
-    for (af_agent_t *a = af_registry_first(self->reg); a; a = af_registry_next(a)) {
-        if (a->state == AF_AGENT_DEAD)
-            continue;
-        if (!strcmp(a->owner, AF_POOL_OWNER) && !a->deleting)
+    for (af_agent_t *a = af_registry_first(self->reg); a; a = af_registry_next(a))
+        if (a->state != AF_AGENT_DEAD && !strcmp(a->owner, AF_POOL_OWNER) && !a->deleting)
             pool++;
-        if (a->state == AF_AGENT_READY)
-            capacity += a->capacity;
-    }
+    long capacity = af_registry_capacity(self->reg);
     long sessions = af_registry_sessions(self->reg);
     size_t ready = af_registry_count(self->reg, AF_AGENT_READY);
     cJSON_AddNumberToObject(reply, "pool", pool);

@@ -15,6 +15,7 @@ typedef struct {
     af_metric_t *spawn_failures;     /* manager_spawn_failures_total{reason} */
     af_metric_t *gateways;           /* manager_gateways */
     af_metric_t *sessions;           /* manager_sessions */
+    af_metric_t *capacity;           /* manager_session_capacity */
     af_metric_t *refused;            /* af_protocol_refused_total{reason} */
 } af_mgr_metrics_t;
 

@@ -1,5 +1,6 @@
 /* Manager metrics registration. See manager_metrics.h. */
 #include "manager_metrics.h"
+#include "proto.h"
 
 #include <string.h>
 
@@ -28,14 +29,16 @@ int af_mgr_metrics_init(af_mgr_metrics_t *m, af_metric_fn *active_fn, void *arg)
                                    "Gateways currently announcing a data endpoint.", "");
     m->sessions = af_metrics_gauge(m->registry, "manager_sessions",
                                    "Live sessions reported by agents.", "");
-    m->refused = af_metrics_counter(m->registry, "af_protocol_refused_total",
-                                    "Refused frames by reason.", "reason");
+    m->capacity = af_metrics_gauge(m->registry, "manager_session_capacity",
+                                   "Sessions the ready agents can hold (sum of their capacity).",
+                                   "");
+    m->refused = af_proto_metrics_add(m->registry);
     af_metric_t *active = af_metrics_callback(
         m->registry, "hypercore_agent_active_count",
         "Agents alive (spawning, ready or draining) under this manager.", AF_METRIC_GAUGE,
         active_fn, arg);
     if (!m->agents || !m->spawn_seconds || !m->requests || !m->quota_rejections || !m->heals ||
-        !m->spawn_failures || !m->gateways || !m->sessions || !m->refused || !active ||
+        !m->spawn_failures || !m->gateways || !m->sessions || !m->capacity || !m->refused || !active ||
         af_metrics_add_process(m->registry) < 0) {
         af_metrics_destroy(&m->registry);
         return -1;
@@ -48,4 +51,8 @@ int af_mgr_metrics_init(af_mgr_metrics_t *m, af_metric_fn *active_fn, void *arg)
     return 0;
 }
 
-void af_mgr_metrics_fini(af_mgr_metrics_t *m) { af_metrics_destroy(&m->registry); }
+void af_mgr_metrics_fini(af_mgr_metrics_t *m)
+{
+    af_proto_count_refusals(NULL);
+    af_metrics_destroy(&m->registry);
+}

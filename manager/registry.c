@@ -172,3 +172,12 @@ long af_registry_sessions(const af_registry_t *self)
             n += a->sessions;
     return n;
 }
+
+long af_registry_capacity(const af_registry_t *self)
+{
+    long n = 0;
+    for (const af_agent_t *a = self->first; a; a = a->next)
+        if (a->state == AF_AGENT_READY)
+            n += a->capacity;
+    return n;
+}

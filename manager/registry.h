@@ -92,4 +92,7 @@ size_t af_registry_count_owner(const af_registry_t *self, const char *owner);
 /* Sum of sessions over ready and draining agents. */
 long af_registry_sessions(const af_registry_t *self);
 
+/* Sessions the ready agents can hold: the sum of their capacity. */
+long af_registry_capacity(const af_registry_t *self);
+
 #endif

@@ -9,7 +9,7 @@ PKGS=(
   libzmq3-dev libczmq-dev libevent-dev libcurl4-openssl-dev libcjson-dev
   libcbor-dev libssl-dev libhiredis-dev libjwt-dev libcmocka-dev
   clang libclang-rt-14-dev clang-tidy clang-format cppcheck valgrind
-  redis-server prometheus prometheus-alertmanager supervisor openssl procps python3 jq
+  redis-server prometheus prometheus-alertmanager supervisor openssl procps python3 jq bc
 )
 # Node.js may come from another repository that bundles npm (and conflicts with
 # Debian's npm package): only ask Debian for it when the commands are absent.

@@ -156,6 +156,63 @@ static int s_hex(const char *hex, uint8_t **out, size_t *len)
     return 0;
 }
 
+/* Every kind of bad frame set over a real socket: the sender gets ERROR with
+ * the reason as its code, and the daemon's af_protocol_refused_total{reason}
+ * (af_proto_metrics_add) counts it. */
+static void test_every_refusal_answered_and_counted(void **state)
+{
+    (void)state;
+    af_metrics_t *reg = af_metrics_new();
+    af_metric_t *refused = af_proto_metrics_add(reg);
+    assert_non_null(refused);
+    zsock_t *router = zsock_new_router("inproc://proto-test3");
+    zsock_t *dealer = zsock_new_dealer("inproc://proto-test3");
+    zpoller_t *pr = zpoller_new(router, NULL);
+    zpoller_t *pd = zpoller_new(dealer, NULL);
+    char big[2048];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    char oversized[2100];
+    snprintf(oversized, sizeof oversized, "{\"req\":\"r5\",\"pad\":\"%s\"}", big);
+    struct {
+        const char *f[4];
+        const char *code;
+    } cases[] = {
+        {{"XYZ", "STATS", "{\"req\":\"r1\"}", NULL}, "bad_tag"},
+        {{"AF1", "FROBNICATE", "{\"req\":\"r2\"}", NULL}, "unknown_verb"},
+        {{"AF1", "STATS", "{not json", NULL}, "bad_body"},
+        {{"AF1", "STATS", "{\"x\":1}", NULL}, "missing_req"},
+        {{"AF1", "STATS", oversized, NULL}, "oversized"},
+        {{"AF1", "STATS", NULL, NULL}, "bad_frames"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        zmsg_t *out = zmsg_new();
+        for (int k = 0; cases[i].f[k]; k++)
+            zmsg_addstr(out, cases[i].f[k]);
+        assert_int_equal(zmsg_send(&out, dealer), 0);
+        assert_ptr_equal(zpoller_wait(pr, 2000), router);
+        af_msg_t *m = NULL;
+        af_proto_err_t err;
+        assert_int_equal(af_proto_recv(router, true, 1024, true, AF_CODEC_JSON, &m, &err), -1);
+        assert_string_equal(af_proto_err_name(err), cases[i].code);
+        assert_ptr_equal(zpoller_wait(pd, 2000), dealer);
+        assert_int_equal(af_proto_recv(dealer, false, 1024, false, AF_CODEC_JSON, &m, &err), 0);
+        assert_string_equal(m->verb, "ERROR");
+        assert_string_equal(af_msg_str(m, "code"), cases[i].code);
+        af_msg_destroy(&m);
+        assert_true(af_metric_value(refused, cases[i].code) == 1.0);
+    }
+    char *text = af_metrics_render(reg);
+    assert_non_null(strstr(text, "af_protocol_refused_total{reason=\"oversized\"} 1"));
+    free(text);
+    af_proto_count_refusals(NULL);
+    zpoller_destroy(&pr);
+    zpoller_destroy(&pd);
+    zsock_destroy(&dealer);
+    zsock_destroy(&router);
+    af_metrics_destroy(&reg);
+}
+
 static void test_protocol_doc_vectors(void **state)
 {
     (void)state;
@@ -243,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_decode_json_and_cbor),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_error_reply_over_zmq_real),
+        cmocka_unit_test(test_every_refusal_answered_and_counted),
         cmocka_unit_test(test_protocol_doc_vectors),
     };
     return cmocka_run_group_tests_name("proto", tests, NULL, NULL);

@@ -90,6 +90,12 @@ static void test_state_names_and_sessions(void **state)
     a->sessions = 7;
     b->sessions = 3; /* spawning agents hold no live sessions yet */
     assert_int_equal(af_registry_sessions(r), 7);
+    /* Capacity counts ready agents only: a spawning or draining one takes no
+     * new session. */
+    af_agent_t *c = af_registry_add(r, "ag_3", "alice", &s_spec, AF_AGENT_READY, 40, 1);
+    assert_int_equal(af_registry_capacity(r), 140);
+    af_registry_apply(r, c, AF_AGENT_EV_DRAIN, 2);
+    assert_int_equal(af_registry_capacity(r), 100);
     af_registry_destroy(&r);
 }
 

@@ -67,7 +67,8 @@ struct af_agent_t {
     af_codec_t codec;
     af_metrics_t *registry;
     af_metrics_http_t *http;
-    char metrics_addr[300];
+    char metrics_addr[300];      /* as bound */
+    char metrics_advertise[300]; /* what READY says: --metrics-advertise, else metrics_addr */
     af_agent_metrics_t m;
     af_sessions_t *sessions;
     af_anthropic_t *client;
@@ -752,7 +753,7 @@ static void s_ready_body(void *arg, cJSON *body)
     cJSON_AddStringToObject(spec, "image", self->image);
     cJSON_AddNumberToObject(body, "capacity", (double)af_sessions_capacity(self->sessions));
     cJSON_AddItemToObject(body, "sessions", af_sessions_ids(self->sessions));
-    cJSON_AddStringToObject(body, "metrics", self->metrics_addr);
+    cJSON_AddStringToObject(body, "metrics", self->metrics_advertise);
     cJSON_AddStringToObject(body, "version", AF_VERSION);
     if (self->join_token && *self->join_token)
         cJSON_AddStringToObject(body, "token", self->join_token);
@@ -955,6 +956,9 @@ af_agent_t *af_agent_new(struct event_base *base, const af_agent_opts_t *o)
             goto fail;
         snprintf(self->metrics_addr, sizeof self->metrics_addr, "%s:%d", host,
                  af_metrics_http_port(self->http));
+        snprintf(self->metrics_advertise, sizeof self->metrics_advertise, "%s",
+                 o->metrics_advertise && *o->metrics_advertise ? o->metrics_advertise
+                                                               : self->metrics_addr);
     }
     af_anthropic_opts_t ao = {0};
     ao.base_url = o->base_url;
@@ -998,9 +1002,10 @@ af_agent_t *af_agent_new(struct event_base *base, const af_agent_opts_t *o)
     if (!self->tick || event_add(self->tick, &tv) < 0)
         goto fail;
     self->last_expire_ns = self->last_gw_hb_ns = af_now_ns();
-    af_info("event=agent_started id=%s owner=%s capacity=%zu metrics=%s manager=%s", self->id,
-            self->owner, af_sessions_capacity(self->sessions), self->metrics_addr,
-            o->manager && *o->manager ? o->manager : "-");
+    af_info("event=agent_started id=%s owner=%s capacity=%zu metrics=%s metrics_advertised=%s "
+            "manager=%s",
+            self->id, self->owner, af_sessions_capacity(self->sessions), self->metrics_addr,
+            self->metrics_advertise, o->manager && *o->manager ? o->manager : "-");
     return self;
 fail:
     af_error("event=agent_init_failed id=%s", o->id ? o->id : "-");

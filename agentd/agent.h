@@ -27,6 +27,7 @@ typedef struct {
     double rate_limit;          /* per session per minute */
     long heartbeat_ms;
     const char *metrics_listen;
+    const char *metrics_advertise; /* READY's `metrics` when set (NAT, VM port maps); else bound */
     const char *base_url;
     const char *anthropic_version;
     const char *default_model;
@@ -58,7 +59,7 @@ void af_agent_drain(af_agent_t *self, const char *reason);
 void af_agent_shutdown(af_agent_t *self, const char *reason);
 
 const char *af_agent_id(const af_agent_t *self);
-/* "host:port" of the metrics server. */
+/* "host:port" of the metrics server as bound (the advertised one goes in READY). */
 const char *af_agent_metrics_addr(const af_agent_t *self);
 bool af_agent_finished(const af_agent_t *self);
 

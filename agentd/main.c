@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *o_id, *o_owner, *o_image, *o_manager, *o_gateway, *o_metrics_listen, *o_base_url,
-    *o_version, *o_model, *o_codec, *o_log_level, *o_join_token, *o_redis_url;
+static char *o_id, *o_owner, *o_image, *o_manager, *o_gateway, *o_metrics_listen,
+    *o_metrics_advertise, *o_base_url, *o_version, *o_model, *o_codec, *o_log_level, *o_join_token, *o_redis_url;
 static long o_cores, o_memory_mb, o_capacity, o_heartbeat_ms, o_max_tokens, o_max_retries,
     o_timeout_ms, o_max_body, o_batch_us, o_max_inflight, o_idle_conns;
 static double o_ttl, o_rate, o_retry_base;
@@ -43,6 +43,10 @@ static af_opt_t s_opts[] = {
      false},
     {"metrics-listen", AF_OPT_STR, &o_metrics_listen, "127.0.0.1:0",
      "host:port of /metrics (port 0: pick a free one)", false},
+    {"metrics-advertise", AF_OPT_STR, &o_metrics_advertise, NULL,
+     "host:port scrapers reach /metrics at, sent in READY for the manager's /sd (empty: the "
+     "bound address)",
+     false},
     {"anthropic-base-url", AF_OPT_STR, &o_base_url, NULL,
      "Messages API base URL (else env ANTHROPIC_BASE_URL, else https://api.anthropic.com)",
      false},
@@ -77,6 +81,16 @@ static af_opt_t s_opts[] = {
      false},
     {0},
 };
+
+/* An advertised address is for others to dial: a named host (no wildcard, not
+ * empty) and a real port. */
+static bool s_advertise_ok(const char *spec)
+{
+    char host[256];
+    int port;
+    return spec[0] != ':' && af_config_hostport(spec, host, sizeof host, &port) == 0 && *host &&
+           port > 0 && strcmp(host, "0.0.0.0") && strcmp(host, "::");
+}
 
 static void s_on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -116,6 +130,8 @@ int main(int argc, char **argv)
         bad = "heartbeat-ms";
     else if (af_config_hostport(o_metrics_listen, host, sizeof host, &port) < 0)
         bad = "metrics-listen";
+    else if (*o_metrics_advertise && !s_advertise_ok(o_metrics_advertise))
+        bad = "metrics-advertise";
     else if (o_max_tokens < 1)
         bad = "default-max-tokens";
     else if (o_max_retries < 0 || o_max_retries > 10)
@@ -164,7 +180,7 @@ int main(int argc, char **argv)
         .id = id, .owner = o_owner, .cores = o_cores, .memory_mb = o_memory_mb, .image = o_image,
         .manager = o_manager, .gateway = o_gateway, .capacity = o_capacity,
         .session_ttl_s = o_ttl, .rate_limit = o_rate, .heartbeat_ms = o_heartbeat_ms,
-        .metrics_listen = o_metrics_listen,
+        .metrics_listen = o_metrics_listen, .metrics_advertise = o_metrics_advertise,
         .base_url = base_url && *base_url ? base_url : "https://api.anthropic.com",
         .anthropic_version = o_version, .default_model = o_model,
         .default_max_tokens = o_max_tokens, .max_retries = o_max_retries,

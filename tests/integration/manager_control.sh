@@ -73,11 +73,25 @@ out=$(mgr GATEWAY_HELLO '{"gateway_id":"gw-1","endpoint":"tcp://127.0.0.1:1"}') 
 af_eq "$(echo "${out#OK }" | jq .heartbeat_ms)" 500 "GATEWAY_HELLO reply"
 out=$(mgr GATEWAY_HELLO '{"gateway_id":"gw-1","endpoint":"http://x"}') && af_fail "bad endpoint accepted"
 
-# Service discovery: every live agent with agent_id and owner labels.
+# Service discovery: every live agent with agent_id and owner labels, at the
+# metrics address its READY gave: the bound one, or --metrics-advertise (flag
+# or env AF_AGENTD_METRICS_ADVERTISE) for an agent scraped from elsewhere.
+af_start adv1 "$AF_BIN/agentd" --id ag_adv1 --owner ivy --manager "$EP" --heartbeat-ms 500 \
+  --metrics-listen 127.0.0.1:0 --metrics-advertise vm-1.hc.test:9090
+AF_AGENTD_METRICS_ADVERTISE=198.51.100.7:9090 af_start adv2 "$AF_BIN/agentd" --id ag_adv2 \
+  --owner ivy --manager "$EP" --heartbeat-ms 500
+for _ in $(seq 100); do
+  [ "$(curl -sf "127.0.0.1:$MET/sd" | jq length)" = 4 ] && break; sleep 0.05
+done
 sd=$(curl -sf "127.0.0.1:$MET/sd")
-af_eq "$(echo "$sd" | jq length)" 2 "SD targets"
+af_eq "$(echo "$sd" | jq length)" 4 "SD targets"
 af_eq "$(echo "$sd" | jq -r --arg id "$mine" '.[] | select(.labels.agent_id==$id) | .labels.owner')" ivy "SD labels"
-echo "$sd" | jq -e '.[0].targets[0] | test("^127\\.0\\.0\\.1:[0-9]+$")' >/dev/null || af_fail "SD target shape: $sd"
+af_eq "$(echo "$sd" | jq -r '[.[] | select(.labels.agent_id | test("^ag_adv") | not) | .targets[0] | test("^127\\.0\\.0\\.1:[0-9]+$")] | all')" true "SD targets of agents that advertise nothing: $sd"
+af_eq "$(echo "$sd" | jq -r '.[] | select(.labels.agent_id=="ag_adv1") | .targets | join(",")')" vm-1.hc.test:9090 "SD target of --metrics-advertise"
+af_eq "$(echo "$sd" | jq -r '.[] | select(.labels.agent_id=="ag_adv2") | .targets | join(",")')" 198.51.100.7:9090 "SD target of AF_AGENTD_METRICS_ADVERTISE"
+# Advertising does not move the listener: /metrics is still served where it is bound.
+bound=$(grep -o 'event=agent_started id=ag_adv1 .* metrics=[0-9.:]*' "$AF_TMP/adv1.log" | grep -o 'metrics=[0-9.:]*' | cut -d= -f2)
+af_get -sf "http://$bound/metrics" | grep -q '^agent_active_sessions 0' || af_fail "adv1 /metrics at bound $bound"
 
 # Refusals: unknown verb (counted), verbs the manager does not serve, bad body.
 out=$(mgr CHAT '{"session_id":"s"}') && af_fail "CHAT accepted"

@@ -37,13 +37,23 @@ static struct {
     uint64_t last_log_ns;
 } s;
 
-/* Loads a cert's public key (Z85) into out. Returns 0 / -1. */
-static int s_public_key(const char *path, char *out)
+/* Loads a cert's public key (Z85) into out and, when role is not NULL, its
+ * role: the `role` metadata make-certs.sh writes, else the file name without
+ * ".cert". Returns 0 / -1. */
+static int s_public_key(const char *path, char *out, char *role, size_t rolelen)
 {
     zcert_t *c = zcert_load(path);
     if (!c)
         return -1;
     snprintf(out, S_KEY_LEN + 1, "%s", zcert_public_txt(c));
+    if (role) {
+        const char *meta = zcert_meta(c, "role");
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        if (meta && *meta)
+            snprintf(role, rolelen, "%s", meta);
+        else
+            snprintf(role, rolelen, "%.*s", (int)(strlen(base) - 5), base);
+    }
     zcert_destroy(&c);
     return 0;
 }
@@ -68,10 +78,10 @@ static int s_scan_allowed(void)
     while ((e = readdir(d))) {
         if (!s_is_cert(e->d_name))
             continue;
-        char file[1400], key[S_KEY_LEN + 1];
+        char file[1400], key[S_KEY_LEN + 1], role[32];
         snprintf(file, sizeof file, "%s/%s", path, e->d_name);
-        if (s_public_key(file, key) == 0)
-            zhashx_update(s.allowed, key, e->d_name);
+        if (s_public_key(file, key, role, sizeof role) == 0)
+            zhashx_update(s.allowed, key, role);
         else
             af_warn("event=curve_bad_cert file=%s", file);
     }
@@ -93,24 +103,26 @@ static int s_scan_servers(void)
         char file[1400];
         snprintf(file, sizeof file, "%s/%s", s.dir, e->d_name);
         snprintf(k->role, sizeof k->role, "%.*s", (int)(strlen(e->d_name) - 5), e->d_name);
-        if (s_public_key(file, k->key) == 0)
+        if (s_public_key(file, k->key, NULL, 0) == 0)
             s.nservers++;
     }
     closedir(d);
     return 0;
 }
 
-static bool s_allowed(const char *key)
+/* The role an admitted key was issued for, or NULL when the key is unknown. */
+static const char *s_allowed(const char *key)
 {
-    if (zhashx_lookup(s.allowed, key))
-        return true;
+    const char *role = zhashx_lookup(s.allowed, key);
+    if (role)
+        return role;
     /* A cert added since the last look is admitted without a restart; a flood of
      * unknown keys rescans at most once a second. */
     if (af_now_ns() - s.last_scan_ns > 1000000000ULL) {
         s_scan_allowed();
-        return zhashx_lookup(s.allowed, key) != NULL;
+        return zhashx_lookup(s.allowed, key);
     }
-    return false;
+    return NULL;
 }
 
 /* One ZAP request: [version][request id][domain][address][identity][mechanism][creds..]. */
@@ -128,18 +140,21 @@ static void s_on_zap(zsock_t *sock, void *arg)
     char *mechanism = zmsg_popstr(req);
     zframe_t *cred = zmsg_pop(req);
     const char *status = "400", *text = "no access";
-    char key[S_KEY_LEN + 1] = "";
+    char key[S_KEY_LEN + 1] = "", role[32] = "";
     if (version && !strcmp(version, "1.0") && mechanism && !strcmp(mechanism, "CURVE") && cred &&
         zframe_size(cred) == 32) {
         zmq_z85_encode(key, zframe_data(cred), 32);
-        if (s_allowed(key)) {
+        const char *r = s_allowed(key);
+        if (r) {
+            snprintf(role, sizeof role, "%s", r);
             status = "200";
             text = "OK";
         }
     }
     if (*status == '2') {
         s.admitted++;
-        af_debug("event=curve_admitted address=%s key=%.8s", address ? address : "", key);
+        af_debug("event=curve_admitted address=%s key=%.8s role=%s", address ? address : "", key,
+                 role);
     } else {
         s.refused++;
         uint64_t now = af_now_ns();
@@ -158,7 +173,9 @@ static void s_on_zap(zsock_t *sock, void *arg)
         zmsg_addstr(rep, "");
     zmsg_addstr(rep, status);
     zmsg_addstr(rep, text);
-    zmsg_addstr(rep, *status == '2' ? key : "");
+    /* User-Id: the role, which every message from this peer then carries
+     * (af_msg_t.peer_role), so servers can check who may send what. */
+    zmsg_addstr(rep, *status == '2' ? role : "");
     zmsg_addmem(rep, "", 0);
     if (zmsg_send(&rep, sock) < 0)
         zmsg_destroy(&rep);

@@ -14,7 +14,10 @@
 /* Certificate directory (scripts/make-certs.sh makes it):
  *   DIR/<role>.cert, DIR/<role>.cert_secret   one keypair per role (manager, gateway,
  *                                            agentd, autoscaler), zcert format
- *   DIR/allowed/<x>.cert                     public certs of clients servers admit
+ *   DIR/allowed/<x>.cert                     public certs of clients servers admit;
+ *                                            each admits its peer as the cert's
+ *                                            `role` metadata (else <x>), which the
+ *                                            peer's messages carry (af_msg_t.peer_role)
  * Process-wide like the zsys context: one certificate per process. */
 
 /* Loads DIR/<name>.cert_secret as this process's keypair, every DIR/<role>.cert as a

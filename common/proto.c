@@ -272,6 +272,11 @@ int af_proto_recv(zsock_t *sock, bool router, size_t max_body, bool reply_errors
     }
     if (total > n)
         nf = total; /* report the real count: decode refuses anything but 3 */
+    /* The ZAP handler's User-Id rides on every part from a CURVE peer. */
+    const char *uid = n > 0 ? zmq_msg_gets(&parts[n - 1], "User-Id") : NULL;
+    char peer_role[sizeof((af_msg_t *)0)->peer_role] = "";
+    if (uid)
+        snprintf(peer_role, sizeof peer_role, "%s", uid);
     char reason[256], req[AF_PROTO_REQ_MAX];
     af_msg_t *msg = (nf > AF_PROTO_MAX_FRAMES)
                         ? NULL
@@ -297,6 +302,7 @@ int af_proto_recv(zsock_t *sock, bool router, size_t max_body, bool reply_errors
         return -1;
     }
     msg->routing_id = rid;
+    memcpy(msg->peer_role, peer_role, sizeof peer_role);
     *out = msg;
     return 0;
 }

@@ -36,6 +36,9 @@ typedef struct {
     char req[AF_PROTO_REQ_MAX];
     cJSON *body;          /* always an object holding "req" */
     af_codec_t codec;     /* wire form it arrived in */
+    /* The sender's role as CURVE authenticated it (the ZAP User-Id: "gateway",
+     * "agentd", ...); "" when the link is not CURVE. See af_curve_*. */
+    char peer_role[32];
 } af_msg_t;
 
 /* True when verb is one of the verbs documented in docs/protocol.md. */

@@ -150,6 +150,13 @@ static void s_on_msg(zsock_t *sock, void *arg)
     af_proto_err_t perr;
     if (af_proto_recv(sock, true, (size_t)AF_PROTO_MAX_BODY_DEFAULT, true, self->codec, &msg, &perr) != 0)
         return;
+    /* Over CURVE only the agentd key may speak for an agent here: another
+     * admitted role (a gateway's, the autoscaler's) must not end a user's chat. */
+    if (msg->peer_role[0] && strcmp(msg->peer_role, "agentd") != 0) {
+        af_warn("event=agent_link_forbidden peer_role=%s verb=%s", msg->peer_role, msg->verb);
+        af_msg_destroy(&msg);
+        return;
+    }
     char aid[64] = "";
     if (msg->routing_id) {
         size_t n = zframe_size(msg->routing_id);

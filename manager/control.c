@@ -38,15 +38,29 @@ typedef enum {
     V_SCALE, V_PLACE, V_OK, V_ERROR, V_OTHER
 } s_verb_t;
 
+/* Peer roles as CURVE authenticates them (af_msg_t.peer_role). A request's
+ * `role: admin` speaks for the gateway's end user, so it is believed only from
+ * a peer that may send the verb at all: an agent key cannot SCALE or LIST all. */
+enum { R_AGENTD = 1, R_GATEWAY = 2, R_AUTOSCALER = 4 };
+
 static const struct {
     const char *name;
     s_verb_t verb;
+    int roles;
 } s_verbs[] = {
-    {"READY", V_READY},   {"HEARTBEAT", V_HEARTBEAT}, {"BYE", V_BYE},
-    {"GATEWAY_HELLO", V_GATEWAY_HELLO}, {"SPAWN", V_SPAWN}, {"DELETE", V_DELETE},
-    {"LIST", V_LIST},     {"GET", V_GET},             {"STATS", V_STATS},
-    {"SCALE", V_SCALE},   {"PLACE", V_PLACE},         {"OK", V_OK},
-    {"ERROR", V_ERROR},
+    {"READY", V_READY, R_AGENTD},
+    {"HEARTBEAT", V_HEARTBEAT, R_AGENTD | R_GATEWAY},
+    {"BYE", V_BYE, R_AGENTD | R_GATEWAY},
+    {"GATEWAY_HELLO", V_GATEWAY_HELLO, R_GATEWAY},
+    {"SPAWN", V_SPAWN, R_GATEWAY},
+    {"DELETE", V_DELETE, R_GATEWAY},
+    {"LIST", V_LIST, R_GATEWAY | R_AUTOSCALER},
+    {"GET", V_GET, R_GATEWAY | R_AUTOSCALER},
+    {"STATS", V_STATS, R_GATEWAY | R_AUTOSCALER},
+    {"SCALE", V_SCALE, R_GATEWAY | R_AUTOSCALER},
+    {"PLACE", V_PLACE, R_GATEWAY},
+    {"OK", V_OK, R_AGENTD | R_GATEWAY | R_AUTOSCALER},
+    {"ERROR", V_ERROR, R_AGENTD | R_GATEWAY | R_AUTOSCALER},
 };
 
 static s_verb_t s_verb(const char *name)
@@ -55,6 +69,20 @@ static s_verb_t s_verb(const char *name)
         if (!strcmp(s_verbs[i].name, name))
             return s_verbs[i].verb;
     return V_OTHER;
+}
+
+bool af_control_peer_may(const char *peer_role, const char *verb)
+{
+    if (!peer_role || !*peer_role)
+        return true; /* plaintext: no identity to check (bind to loopback) */
+    int role = !strcmp(peer_role, "agentd")       ? R_AGENTD
+               : !strcmp(peer_role, "gateway")    ? R_GATEWAY
+               : !strcmp(peer_role, "autoscaler") ? R_AUTOSCALER
+                                                  : 0;
+    for (size_t i = 0; i < sizeof s_verbs / sizeof s_verbs[0]; i++)
+        if (!strcmp(s_verbs[i].name, verb))
+            return (s_verbs[i].roles & role) != 0;
+    return role != 0; /* unknown verbs get unknown_verb, not forbidden */
 }
 
 /* ---- replies ---------------------------------------------------------------- */
@@ -352,6 +380,13 @@ void af_control_dispatch(af_control_t *self, const af_msg_t *msg)
         memcpy(rid, zframe_data(msg->routing_id), zframe_size(msg->routing_id));
         rid[zframe_size(msg->routing_id)] = '\0';
         af_fleet_touch(self->fleet, rid);
+    }
+    if (!af_control_peer_may(msg->peer_role, msg->verb)) {
+        af_warn("event=verb_forbidden verb=%s peer_role=%s req=%s", msg->verb, msg->peer_role,
+                msg->req);
+        if (s_verb(msg->verb) != V_ERROR) /* never answer an ERROR with one */
+            s_error(self, msg, "forbidden", "a %s may not send %s", msg->peer_role, msg->verb);
+        return;
     }
     if (s_refused_by_lease(self, msg, s_verb(msg->verb)))
         return;

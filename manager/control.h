@@ -22,4 +22,8 @@ void af_control_destroy(af_control_t **self_p);
  * dispatch without a socket (replies then go nowhere). */
 void af_control_dispatch(af_control_t *self, const af_msg_t *msg);
 
+/* Whether a peer CURVE authenticated as peer_role ("agentd", "gateway",
+ * "autoscaler") may send verb; "" (plaintext link) may send anything. */
+bool af_control_peer_may(const char *peer_role, const char *verb);
+
 #endif

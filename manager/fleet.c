@@ -481,6 +481,12 @@ void af_fleet_on_ready(af_fleet_t *self, const af_msg_t *msg)
         s_send_agent(self, id, "SHUTDOWN", NULL);
         return;
     }
+    /* Who gets the Anthropic key: an agent that proved it is the one we
+     * spawned (its one-time join token), or one CURVE authenticated with the
+     * agentd key. Anyone else who can reach the port could say READY with a
+     * made-up id; an agent we adopt in plaintext kept its key from the WELCOME
+     * that spawned it. */
+    bool key_ok = !strcmp(msg->peer_role, "agentd");
     if (a && a->token[0]) {
         if (!token || strcmp(token, a->token) != 0) {
             af_warn("event=join_token_mismatch agent_id=%s", id);
@@ -488,6 +494,7 @@ void af_fleet_on_ready(af_fleet_t *self, const af_msg_t *msg)
             return;
         }
         a->token[0] = '\0'; /* one-time */
+        key_ok = true;
     }
     bool adopted = false;
     if (!a) {
@@ -524,7 +531,7 @@ void af_fleet_on_ready(af_fleet_t *self, const af_msg_t *msg)
     cJSON_AddStringToObject(body, "owner", a->owner);
     cJSON_AddItemToObject(body, "spec", af_spec_to_json(&a->spec));
     cJSON_AddItemToObject(body, "gateways", s_gateway_list(self));
-    if (self->api_key)
+    if (self->api_key && key_ok)
         cJSON_AddStringToObject(body, "api_key", self->api_key);
     s_reply(self, msg->routing_id, msg->req, "WELCOME", body);
     if (first && !adopted && a->spawn_ns)

@@ -2,8 +2,11 @@
  *   harness_manager_client ENDPOINT VERB 'JSON-BODY' [TIMEOUT_MS]
  * sends [AF1][VERB][body] on a DEALER (req added when missing) and prints the
  * reply as one line "VERB {json}". Exit 0 for OK, 1 for ERROR, 2 for timeout or
- * bad usage. */
+ * bad usage. AF_HARNESS_CURVE_DIR + AF_HARNESS_CURVE_NAME: talk CURVE with
+ * DIR/NAME.cert_secret (scripts/make-certs.sh layout), as that role would.
+ * AF_HARNESS_IDENTITY: the DEALER routing id (default client-PID). */
 #include "codec.h"
+#include "curve.h"
 #include "proto.h"
 
 #include <stdio.h>
@@ -30,18 +33,29 @@ int main(int argc, char **argv)
     snprintf(req, sizeof req, "%s", cJSON_IsString(r) ? r->valuestring : "c1");
     zsock_t *s = zsock_new(ZMQ_DEALER);
     char id[48];
-    snprintf(id, sizeof id, "client-%d", (int)getpid());
+    snprintf(id, sizeof id, "%s", getenv("AF_HARNESS_IDENTITY") ? getenv("AF_HARNESS_IDENTITY") : "");
+    if (!*id)
+        snprintf(id, sizeof id, "client-%d", (int)getpid());
     zsock_set_identity(s, id);
     zsock_set_linger(s, 0);
+    struct event_base *base = event_base_new();
+    const char *cdir = getenv("AF_HARNESS_CURVE_DIR");
+    if (cdir && *cdir &&
+        (af_curve_init(base, cdir, getenv("AF_HARNESS_CURVE_NAME") ? getenv("AF_HARNESS_CURVE_NAME")
+                                                                    : "gateway") < 0 ||
+         af_curve_client(s, "manager") < 0)) {
+        fprintf(stderr, "curve setup failed\n");
+        return 2;
+    }
     zsock_connect(s, "%s", argv[1]);
     af_msg_t *m = af_msg_new(argv[2], req, body);
-    if (af_proto_send(s, &m, AF_CODEC_JSON) < 0) {
-        /* DONTWAIT before the connection is up: retry briefly. */
+    /* DONTWAIT before the connection (and its CURVE handshake) is up: retry. */
+    for (int i = 0; i < 30 && af_proto_send(s, &m, AF_CODEC_JSON) < 0; i++) {
         usleep(100000);
-        body = cJSON_Parse(argv[3]);
-        m = af_msg_new(argv[2], req, body);
-        af_proto_send(s, &m, AF_CODEC_JSON);
+        if (!m)
+            m = af_msg_new(argv[2], req, cJSON_Parse(argv[3]));
     }
+    af_msg_destroy(&m);
     zpoller_t *p = zpoller_new(s, NULL);
     int rc = 2;
     if (zpoller_wait(p, (int)timeout)) {
@@ -58,6 +72,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "no reply within %ld ms\n", timeout);
     zpoller_destroy(&p);
     zsock_destroy(&s);
+    af_curve_shutdown();
+    event_base_free(base);
     zsys_shutdown();
     return rc;
 }

@@ -119,4 +119,24 @@ af_start late "$AF_BIN/agentd" --id ag_late --manager "tcp://127.0.0.1:$MP" --cu
   --heartbeat-ms 300
 for _ in $(seq 100); do grep -q 'event=registered' "$AF_TMP/late.log" && break; sleep 0.1; done
 grep -q 'event=registered' "$AF_TMP/late.log" || af_fail "newly admitted key did not register"
+
+af_log "a key is admitted for its role only: an agent's key cannot act for users"
+CLIENT="$AF_BUILD/tests/integration/harness_manager_client"
+# 2 pool agents, alice's and the late one, all dialled in to the gateway
+for _ in $(seq 50); do [ "$(curl -s "$G/readyz" | jq -r .agents)" = 4 ] && break; sleep 0.1; done
+before=$(curl -s "$G/readyz" | jq -r .agents)
+af_eq "$before" 4 "agents at the gateway before the refused requests"
+as_role() { AF_HARNESS_CURVE_DIR="$CERTS" AF_HARNESS_CURVE_NAME="$1" "$CLIENT" "tcp://127.0.0.1:$MP" "$2" "$3" 5000; }
+out=$(as_role agentd SCALE '{"target":4,"role":"admin"}') && af_fail "agentd key scaled: $out"
+af_eq "$(echo "$out" | sed 's/^ERROR //' | jq -r .code)" forbidden "agentd key SCALE ($out)"
+out=$(as_role agentd LIST '{"all":true,"role":"admin","user":"x"}') && af_fail "agentd key listed all: $out"
+af_eq "$(echo "$out" | sed 's/^ERROR //' | jq -r .code)" forbidden "agentd key LIST all"
+out=$(as_role autoscaler STATS '{}') || af_fail "autoscaler key STATS: $out"
+out=$(as_role autoscaler SPAWN '{"user":"alice"}') && af_fail "autoscaler key spawned: $out"
+af_eq "$(echo "$out" | sed 's/^ERROR //' | jq -r .code)" forbidden "autoscaler key SPAWN"
+out=$(as_role gateway LIST '{"all":true,"role":"admin","user":"ops"}') || af_fail "gateway key LIST all: $out"
+[ "$(echo "$out" | sed 's/^OK //' | jq '.agents | length')" -ge 3 ] || af_fail "gateway LIST all: $out"
+af_eq "$(metric "$M" 'manager_requests_total{verb="SCALE",code="forbidden"}')" 1 "forbidden SCALE counted"
+grep -q 'event=verb_forbidden verb=SCALE peer_role=agentd' "$AF_TMP/manager.log" || af_fail "forbidden SCALE not logged"
+af_eq "$(curl -s "$G/readyz" | jq -r .agents)" "$before" "no agent spawned or drained by the refused requests"
 af_log "PASS security_curve"

@@ -89,4 +89,24 @@ hits=$(grep -l -F "$UPKEY" "$AF_TMP"/*.log "$AF_TMP"/cmdline.* "$AF_TMP"/environ
        "$AF_TMP"/r*.json 2>/dev/null | grep -v '/fake.log$' || true)
 [ -z "$hits" ] || af_fail "the key appears in: $hits"
 af_log "checked $n agents (cmdline, environ, metrics), 3 logs, 2 metrics pages, 5 API responses"
+
+af_log "READY from an id the manager did not spawn: the key goes only to a proven agent"
+CLIENT="$AF_BUILD/tests/integration/harness_manager_client"
+READY='{"agent_id":"ag_claim","owner":"pool","spec":{"cores":1,"memory_mb":512,"image":"agentd:latest"},"capacity":100}'
+out=$(AF_HARNESS_CURVE_DIR="$CERTS" AF_HARNESS_CURVE_NAME=gateway AF_HARNESS_IDENTITY=ag_claim \
+  "$CLIENT" "tcp://127.0.0.1:$MP" READY "$READY" 5000) && af_fail "gateway key registered an agent: $out"
+af_eq "$(echo "$out" | sed 's/^ERROR //' | jq -r .code)" forbidden "READY with the gateway's key"
+# An agent we adopt over CURVE with the agentd key is an agent: it gets the key.
+out=$(AF_HARNESS_CURVE_DIR="$CERTS" AF_HARNESS_CURVE_NAME=agentd AF_HARNESS_IDENTITY=ag_claim \
+  "$CLIENT" "tcp://127.0.0.1:$MP" READY "$READY" 5000 || true)
+af_eq "$(echo "$out" | awk '{print $1}')" WELCOME "READY with the agentd key ($out)"
+af_eq "$(echo "$out" | sed 's/^WELCOME //' | jq -r .api_key)" "$UPKEY" "CURVE-authenticated agent gets the key"
+# Plaintext: anyone reaching the port could claim an id; without a join token no key.
+PMP=$(af_free_port)
+af_start plainmgr "$AF_BIN/manager" --listen "tcp://127.0.0.1:$PMP" --metrics-listen 127.0.0.1:0 \
+  --min-agents 0 --anthropic-key-file "$AF_TMP/key.sealed" --master-key-file "$AF_TMP/master.key"
+af_wait_port "127.0.0.1:$PMP"
+out=$(AF_HARNESS_IDENTITY=ag_claim "$CLIENT" "tcp://127.0.0.1:$PMP" READY "$READY" 5000 || true)
+af_eq "$(echo "$out" | awk '{print $1}')" WELCOME "plaintext READY of an unknown id is adopted"
+af_eq "$(echo "$out" | sed 's/^WELCOME //' | jq -r '.api_key // "none"')" none "no key without a join token or CURVE"
 af_log "PASS security_secrets"

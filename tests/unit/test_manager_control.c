@@ -268,11 +268,37 @@ static void test_spawn_replies_when_ready_and_ownership(void **state)
     zsock_destroy(&stranger);
 }
 
+/* Which CURVE-authenticated role may send which verb: agents register and
+ * heartbeat but never act for a user; only gateways place and spawn; the
+ * autoscaler reads STATS and SCALEs; a key of any other role may send
+ * nothing; plaintext carries no role and is not checked. */
+static void test_peer_roles(void **state)
+{
+    (void)state;
+    assert_true(af_control_peer_may("agentd", "READY"));
+    assert_true(af_control_peer_may("agentd", "HEARTBEAT"));
+    assert_false(af_control_peer_may("agentd", "SCALE"));
+    assert_false(af_control_peer_may("agentd", "LIST"));
+    assert_false(af_control_peer_may("agentd", "SPAWN"));
+    assert_false(af_control_peer_may("agentd", "PLACE"));
+    assert_true(af_control_peer_may("gateway", "SPAWN"));
+    assert_true(af_control_peer_may("gateway", "PLACE"));
+    assert_false(af_control_peer_may("gateway", "READY"));
+    assert_true(af_control_peer_may("autoscaler", "SCALE"));
+    assert_true(af_control_peer_may("autoscaler", "STATS"));
+    assert_false(af_control_peer_may("autoscaler", "DELETE"));
+    assert_false(af_control_peer_may("autoscaler", "READY"));
+    assert_false(af_control_peer_may("late-agent", "HEARTBEAT"));
+    assert_true(af_control_peer_may("", "SCALE"));
+    assert_true(af_control_peer_may("gateway", "CHAT")); /* answered unknown_verb instead */
+}
+
 int main(void)
 {
     zsys_init();
     zsys_handler_set(NULL);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_peer_roles),
         cmocka_unit_test_setup_teardown(test_shape_checks_and_counters, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_spawn_replies_when_ready_and_ownership, s_setup,
                                         s_teardown),

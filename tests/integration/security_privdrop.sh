@@ -69,6 +69,13 @@ af_eq "$(jq -r .content "$AF_TMP/b")" "You said: as nobody" "reply"
 APID=$(pgrep -P "$MPID" -f -- "--id $A1" | head -1)
 [ -n "$APID" ] || af_fail "no process for $A1 under the manager"
 check_hardened "$APID" "agent $A1"
+# spec.cores: pinned to one CPU (inherited at spawn, so even its first thread)
+if [ "$(nproc)" -ge 2 ]; then
+  for t in /proc/$APID/task/*; do
+    n=$(awk '/^Cpus_allowed_list/ {print $2}' "$t/status" | tr ',' '\n' | awk -F- '{ n += (NF == 2 ? $2 - $1 + 1 : 1) } END { print n }')
+    af_eq "$n" 1 "agent thread $(basename "$t") CPUs for cores=1"
+  done
+fi
 af_log "agent limits: $(awk '/^Max (data size|core file size|open files)/' "/proc/$APID/limits" | tr -s ' ' | paste -sd';')"
 
 # The metrics port, bound before the drop, still answers.

@@ -29,6 +29,9 @@ vms=$(curl -sf "127.0.0.1:$HC/list")
 af_eq "$(echo "$vms" | jq '[.[] | select(.status=="running")] | length')" 2 "VMs running at Hypercore"
 af_eq "$(mgr LIST '{"user":"gina"}' | sed 's/^OK //' | jq -r '[.agents[] | select(.status=="ready") | .agent_id] | sort | join(",")')" "$ids" "LIST"
 af_eq "$(mgr LIST '{"user":"gina"}' | sed 's/^OK //' | jq -r '.agents[0].owner')" gina "owner kept from the spawn"
+metric() { af_get -sf "127.0.0.1:$MET/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+af_eq "$(metric hypercore_agent_active_count)" 2 "hypercore_agent_active_count with 2 VMs"
+af_eq "$(metric manager_spawn_duration_seconds_count)" 2 "manager_spawn_duration_seconds_count"
 # The VM's environment: exactly the three bootstrap variables, no key.
 vm_pid=$(pgrep -f -x "$AF_BIN/agentd" | head -1)
 envs=$(tr '\0' '\n' < "/proc/$vm_pid/environ" | cut -d= -f1 | sort | tr '\n' ' ')
@@ -40,6 +43,8 @@ for _ in $(seq 50); do
 done
 af_eq "$(curl -sf "127.0.0.1:$HC/list" | jq length)" 1 "VMs after DELETE"
 af_eq "$(mgr LIST '{"user":"gina"}' | sed 's/^OK //' | jq '.agents | length')" 1 "LIST after DELETE"
+for _ in $(seq 50); do [ "$(metric hypercore_agent_active_count)" = 1 ] && break; sleep 0.1; done
+af_eq "$(metric hypercore_agent_active_count)" 1 "hypercore_agent_active_count after DELETE"
 # Soft state: kill -9 of the manager. The VM booted with only its id, yet its
 # agent re-registers with the new manager as gina's, with its spec (learned in
 # WELCOME), not as a pool agent anyone could be placed on.

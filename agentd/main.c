@@ -20,7 +20,8 @@
 #include <string.h>
 
 static char *o_id, *o_owner, *o_image, *o_manager, *o_gateway, *o_metrics_listen,
-    *o_metrics_advertise, *o_base_url, *o_version, *o_model, *o_codec, *o_log_level, *o_join_token, *o_redis_url;
+    *o_metrics_advertise, *o_base_url, *o_version, *o_model, *o_codec, *o_log_level,
+    *o_join_token, *o_redis_url;
 static long o_cores, o_memory_mb, o_capacity, o_heartbeat_ms, o_max_tokens, o_max_retries,
     o_timeout_ms, o_max_body, o_batch_us, o_max_inflight, o_idle_conns;
 static double o_ttl, o_rate, o_retry_base;
@@ -44,8 +45,8 @@ static af_opt_t s_opts[] = {
     {"metrics-listen", AF_OPT_STR, &o_metrics_listen, "127.0.0.1:0",
      "host:port of /metrics (port 0: pick a free one)", false},
     {"metrics-advertise", AF_OPT_STR, &o_metrics_advertise, NULL,
-     "host:port scrapers reach /metrics at, sent in READY for the manager's /sd (empty: the "
-     "bound address)",
+     "host:port scrapers reach /metrics at, sent in READY for the manager's /sd "
+     "(empty: the bound address)",
      false},
     {"anthropic-base-url", AF_OPT_STR, &o_base_url, NULL,
      "Messages API base URL (else env ANTHROPIC_BASE_URL, else https://api.anthropic.com)",

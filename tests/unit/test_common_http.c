@@ -224,8 +224,11 @@ static void test_error_reply_statuses(void **state)
     static const struct {
         int status;
         const char *reason;
-    } cases[] = {{400, "Bad Request"}, {401, "Unauthorized"}, {429, "Too Many Requests"},
-                 {503, "Service Unavailable"}, {529, "Overloaded"}};
+    } cases[] = {{400, "Bad Request"},
+                 {401, "Unauthorized"},
+                 {429, "Too Many Requests"},
+                 {503, "Service Unavailable"},
+                 {529, "Overloaded"}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char path[32];
         snprintf(path, sizeof path, "/error/%d", cases[i].status);

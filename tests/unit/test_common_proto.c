@@ -241,7 +241,10 @@ static void s_verbs_add(s_verbs_t *set, const char *verb)
         snprintf(set->v[set->n++], AF_PROTO_VERB_MAX, "%s", verb);
 }
 
-static int s_verb_char(unsigned char c) { return (c >= 'A' && c <= 'Z') || c == '_'; }
+static int s_verb_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || c == '_';
+}
 
 static void s_code_verbs(s_verbs_t *set)
 {

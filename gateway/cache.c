@@ -3,6 +3,7 @@
 
 #include "log.h"
 
+#include <math.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,9 +102,50 @@ bool af_cache_cacheable(const cJSON *chat, bool any_temperature)
 
 /* ---- store -------------------------------------------------------------- */
 
+/* Redis side of the size accounting, one writer per entry at a time (each
+ * script is atomic): INDEX is a ZSET hex -> expiry (ms, Redis' clock), SIZES a
+ * hash hex -> bytes, TOTAL their sum. */
+#define INDEX_KEY "af:cache_index"
+#define SIZES_KEY "af:cache_sizes"
+#define TOTAL_KEY "af:cache_bytes"
+#define SWEEP_MAX 1000           /* entries per sweep; a full sweep is followed by another */
+#define SWEEP_PERIOD_MS 10000
+
+/* KEYS: entry, index, sizes, total. ARGV: hex, value, ttl_s. An overwrite
+ * replaces the old size. Returns the new total. */
+static const char s_store_lua[] =
+    "local old = tonumber(redis.call('HGET', KEYS[3], ARGV[1])) or 0\n"
+    "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])\n"
+    "local t = redis.call('TIME')\n"
+    "local exp = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[3]) * 1000\n"
+    "redis.call('ZADD', KEYS[2], exp, ARGV[1])\n"
+    "redis.call('HSET', KEYS[3], ARGV[1], #ARGV[2])\n"
+    "return redis.call('INCRBY', KEYS[4], #ARGV[2] - old)\n";
+
+/* KEYS: index, sizes, total. ARGV: max entries. Drops entries whose expiry
+ * passed from the index and sizes and subtracts them. Returns {total, n}. */
+static const char s_sweep_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))\n"
+    "local sub = 0\n"
+    "for _, k in ipairs(gone) do\n"
+    "  sub = sub + (tonumber(redis.call('HGET', KEYS[2], k)) or 0)\n"
+    "  redis.call('HDEL', KEYS[2], k)\n"
+    "  redis.call('ZREM', KEYS[1], k)\n"
+    "end\n"
+    "local total = tonumber(redis.call('GET', KEYS[3])) or 0\n"
+    "if sub > 0 or total < 0 then\n"
+    "  total = total - sub\n"
+    "  if total < 0 then total = 0 end\n"
+    "  redis.call('SET', KEYS[3], total)\n"
+    "end\n"
+    "return {total, #gone}\n";
+
 typedef struct s_entry {
     struct s_entry *chain;             /* hash slot */
     struct s_entry *older, *newer;     /* LRU list */
+    struct s_entry *next_exp, *prev_exp; /* by expiry (= by store: one TTL for all) */
     char key[65];
     uint64_t expires_ms;
     size_t len;
@@ -113,10 +155,13 @@ typedef struct s_entry {
 struct af_cache_t {
     af_redis_t *redis;
     size_t max_bytes, bytes, count;
-    double redis_bytes;
+    double redis_bytes;                /* TOTAL as the last script reply said */
     long ttl_s;
+    uint64_t sweep_period_ms, next_sweep_ms;
+    bool sweeping, sweep_again, was_up;
     s_entry_t *slots[SLOTS];
-    s_entry_t *oldest, *newest;
+    s_entry_t *oldest, *newest;        /* LRU ends */
+    s_entry_t *first_exp, *last_exp;   /* expiry order */
 };
 
 af_cache_t *af_cache_new(af_redis_t *redis, size_t memory_max_bytes, long ttl_s)
@@ -127,6 +172,10 @@ af_cache_t *af_cache_new(af_redis_t *redis, size_t memory_max_bytes, long ttl_s)
     self->redis = redis;
     self->max_bytes = memory_max_bytes;
     self->ttl_s = ttl_s > 0 ? ttl_s : 3600;
+    /* A short TTL is swept as often, so the size follows it closely. */
+    self->sweep_period_ms = (uint64_t)self->ttl_s * 1000 < SWEEP_PERIOD_MS
+                                ? (uint64_t)self->ttl_s * 1000
+                                : SWEEP_PERIOD_MS;
     return self;
 }
 
@@ -153,6 +202,14 @@ static void s_unlink(af_cache_t *self, s_entry_t *e)
         e->newer->older = e->older;
     else
         self->newest = e->older;
+    if (e->prev_exp)
+        e->prev_exp->next_exp = e->next_exp;
+    else
+        self->first_exp = e->next_exp;
+    if (e->next_exp)
+        e->next_exp->prev_exp = e->prev_exp;
+    else
+        self->last_exp = e->prev_exp;
     self->bytes -= e->len;
     self->count--;
     free(e->value);
@@ -196,9 +253,11 @@ static void s_on_redis_get(void *arg, redisReply *reply, const char *err)
     free(g);
 }
 
+static bool s_redis(const af_cache_t *self) { return self->redis && af_redis_up(self->redis); }
+
 void af_cache_get(af_cache_t *self, const char *key, uint64_t now_ms, af_cache_fn *fn, void *arg)
 {
-    if (self->redis && af_redis_up(self->redis)) {
+    if (s_redis(self)) {
         s_get_t *g = malloc(sizeof *g);
         if (g) {
             g->fn = fn;
@@ -232,20 +291,61 @@ void af_cache_get(af_cache_t *self, const char *key, uint64_t now_ms, af_cache_f
     fn(arg, e->value, e->len);
 }
 
+/* A store or sweep reply: the shared total as Redis now has it. */
+static void s_on_total(void *arg, redisReply *reply, const char *err)
+{
+    af_cache_t *self = arg;
+    if (!reply) {
+        af_debug("event=cache_size_failed err=\"%s\"", err ? err : "?");
+        return;
+    }
+    if (reply->type == REDIS_REPLY_INTEGER)
+        self->redis_bytes = reply->integer > 0 ? (double)reply->integer : 0;
+    else if (reply->type == REDIS_REPLY_STRING)
+        self->redis_bytes = reply->len ? fmax(strtod(reply->str, NULL), 0) : 0;
+    else if (reply->type == REDIS_REPLY_NIL)
+        self->redis_bytes = 0;
+}
+
+static void s_on_sweep(void *arg, redisReply *reply, const char *err)
+{
+    af_cache_t *self = arg;
+    self->sweeping = false;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER ||
+        reply->element[1]->type != REDIS_REPLY_INTEGER) {
+        af_warn("event=cache_sweep_failed err=\"%s\"", err ? err : "unexpected reply");
+        return;
+    }
+    self->redis_bytes = reply->element[0]->integer > 0 ? (double)reply->element[0]->integer : 0;
+    self->sweep_again = reply->element[1]->integer >= SWEEP_MAX;
+    if (reply->element[1]->integer > 0)
+        af_debug("event=cache_swept entries=%lld bytes=%.0f", reply->element[1]->integer,
+                 self->redis_bytes);
+}
+
 void af_cache_put(af_cache_t *self, const char *key, const char *value, size_t len,
                   uint64_t now_ms)
 {
-    if (self->redis && af_redis_up(self->redis)) {
+    if (s_redis(self)) {
         char ttl[24];
         snprintf(ttl, sizeof ttl, "%ld", self->ttl_s);
         char k[80];
         snprintf(k, sizeof k, KEY_PREFIX "%s", key);
-        const char *argv[] = {"SET", k, value, "EX", ttl};
-        const size_t lens[] = {3, strlen(k), len, 2, strlen(ttl)};
-        if (af_redis_cmdargv(self->redis, NULL, NULL, 5, argv, lens) == 0) {
-            self->redis_bytes += (double)len;
+        const char *argv[] = {"EVAL",    s_store_lua, "4", k, INDEX_KEY, SIZES_KEY,
+                              TOTAL_KEY, key,         value, ttl};
+        const size_t lens[] = {4,
+                               sizeof s_store_lua - 1,
+                               1,
+                               strlen(k),
+                               sizeof INDEX_KEY - 1,
+                               sizeof SIZES_KEY - 1,
+                               sizeof TOTAL_KEY - 1,
+                               strlen(key),
+                               len,
+                               strlen(ttl)};
+        if (af_redis_cmdargv(self->redis, s_on_total, self, 10, argv, lens) == 0)
             return;
-        }
     }
     if (len > self->max_bytes)
         return;
@@ -278,9 +378,47 @@ void af_cache_put(af_cache_t *self, const char *key, const char *value, size_t l
     else
         self->oldest = e;
     self->newest = e;
+    /* One TTL for all: the newest expires last (a wall clock stepping back
+     * only delays an entry's sweep until those before it expire). */
+    e->prev_exp = self->last_exp;
+    if (self->last_exp)
+        self->last_exp->next_exp = e;
+    else
+        self->first_exp = e;
+    self->last_exp = e;
     self->bytes += len;
     self->count++;
 }
 
-double af_cache_bytes(const af_cache_t *self) { return (double)self->bytes + self->redis_bytes; }
+void af_cache_tick(af_cache_t *self, uint64_t now_ms)
+{
+    /* As in af_cache_put: s_unlink keeps first_exp in step with the list. */
+    while (self->first_exp && self->first_exp->expires_ms <= now_ms) // NOLINT(clang-analyzer-unix.Malloc)
+        s_unlink(self, self->first_exp);
+    bool up = s_redis(self);
+    if (up && !self->was_up)
+        self->sweep_again = true; /* the total may have moved meanwhile */
+    self->was_up = up;
+    if (!up || self->sweeping)
+        return;
+    if (now_ms < self->next_sweep_ms && !self->sweep_again) {
+        /* Other gateways store too: read the shared total between sweeps. */
+        af_redis_cmd(self->redis, s_on_total, self, "GET " TOTAL_KEY);
+        return;
+    }
+    char max[16];
+    snprintf(max, sizeof max, "%d", SWEEP_MAX);
+    const char *argv[] = {"EVAL", s_sweep_lua, "3", INDEX_KEY, SIZES_KEY, TOTAL_KEY, max};
+    const size_t lens[] = {4, sizeof s_sweep_lua - 1, 1, sizeof INDEX_KEY - 1,
+                           sizeof SIZES_KEY - 1, sizeof TOTAL_KEY - 1, strlen(max)};
+    self->next_sweep_ms = now_ms + self->sweep_period_ms;
+    self->sweep_again = false;
+    if (af_redis_cmdargv(self->redis, s_on_sweep, self, 7, argv, lens) == 0)
+        self->sweeping = true;
+}
+
+double af_cache_bytes(const af_cache_t *self)
+{
+    return (double)self->bytes + (s_redis(self) ? self->redis_bytes : 0);
+}
 size_t af_cache_count(const af_cache_t *self) { return self->count; }

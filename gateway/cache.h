@@ -4,7 +4,11 @@
  * temperature), rebuilt in a fixed order, so field order and whitespace in the
  * client's JSON do not matter; it also names the route and, unless the route
  * is shared, the user. Entries live in Redis (SET EX, shared by gateways) when
- * one is up, else in a bounded in-memory LRU with the same TTL. */
+ * one is up, else in a bounded in-memory LRU with the same TTL.
+ * Size accounting is exact in both: the memory store subtracts what it evicts,
+ * overwrites or lets expire; in Redis a store script keeps an index of entries
+ * by expiry, their sizes and the total (shared by every gateway on that Redis),
+ * and a periodic sweep script drops expired entries from them. */
 #ifndef AF_GW_CACHE_H
 #define AF_GW_CACHE_H
 
@@ -26,7 +30,8 @@ int af_cache_key(const cJSON *chat, const char *route, const char *user, char he
  * any_temperature. */
 bool af_cache_cacheable(const cJSON *chat, bool any_temperature);
 
-/* redis may be NULL (memory only); not owned. */
+/* redis may be NULL (memory only); not owned, and destroyed before the cache
+ * (pending replies end first and refer to the cache). */
 af_cache_t *af_cache_new(af_redis_t *redis, size_t memory_max_bytes, long ttl_s);
 void af_cache_destroy(af_cache_t **self_p);
 
@@ -37,7 +42,12 @@ void af_cache_get(af_cache_t *self, const char *key, uint64_t now_ms, af_cache_f
 /* Stores a copy (fire and forget). */
 void af_cache_put(af_cache_t *self, const char *key, const char *value, size_t len,
                   uint64_t now_ms);
-/* Bytes held in memory plus bytes this gateway stored in Redis. */
+/* Periodic work, about once a second: drops expired memory entries, and with
+ * Redis up sends the sweep when due (every min(10 s, TTL)), else reads the
+ * shared total (other gateways store too). Non-blocking. */
+void af_cache_tick(af_cache_t *self, uint64_t now_ms);
+/* Current size of the cached replies: bytes in memory, plus (while Redis is
+ * up) the shared Redis total as last read (at most a tick old). */
 double af_cache_bytes(const af_cache_t *self);
 size_t af_cache_count(const af_cache_t *self);
 

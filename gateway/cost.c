@@ -23,6 +23,7 @@ struct af_cost_t {
     af_usage_t *usage;
     af_cache_t *cache;
     af_metric_t *m_hits, *m_misses, *m_saved, *m_user_tokens, *m_budget_exceeded, *m_routed;
+    struct event *tick;                 /* each second: usage write-back, cache sweep */
     char models[32][AF_COST_MODEL_LEN]; /* model label values seen; more are "other" */
     int nmodels;
 };
@@ -40,6 +41,15 @@ static const char *s_model_label(af_cost_t *self, const char *model)
 }
 
 static double s_cache_bytes(void *arg) { return af_cache_bytes(((af_cost_t *)arg)->cache); }
+
+static void s_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    af_cost_t *self = arg;
+    (void)fd;
+    (void)what;
+    af_usage_sync(self->usage);
+    af_cache_tick(self->cache, af_wall_ms());
+}
 
 af_cost_t *af_cost_new(af_gw_t *gw, af_cost_config_t *cfg)
 {
@@ -71,8 +81,15 @@ af_cost_t *af_cost_new(af_gw_t *gw, af_cost_config_t *cfg)
     if (!self->usage || !self->cache || !self->m_hits || !self->m_misses || !self->m_saved ||
         !self->m_user_tokens || !self->m_budget_exceeded || !self->m_routed ||
         !af_metrics_callback(m, "gateway_cache_bytes",
-                             "Bytes of cached replies (memory, plus what this gateway stored in Redis)",
+                             "Bytes of cached replies now held: this gateway's memory, plus "
+                             "the shared Redis total while Redis is up",
                              AF_METRIC_GAUGE, s_cache_bytes, self)) {
+        af_cost_destroy(&self);
+        return NULL;
+    }
+    const struct timeval second = {1, 0};
+    if (gw->base && (!(self->tick = event_new(gw->base, -1, EV_PERSIST, s_on_tick, self)) ||
+                     event_add(self->tick, &second) < 0)) {
         af_cost_destroy(&self);
         return NULL;
     }
@@ -84,6 +101,8 @@ void af_cost_destroy(af_cost_t **self_p)
     if (!self_p || !*self_p)
         return;
     af_cost_t *self = *self_p;
+    if (self->tick)
+        event_free(self->tick);
     af_usage_destroy(&self->usage);
     af_cache_destroy(&self->cache);
     af_cost_config_clear(&self->cfg);
@@ -308,9 +327,10 @@ static void s_on_budget(void *arg, const cJSON *days, bool degraded)
     uint64_t now = af_wall_ms();
     af_budget_eval(af_cost_config_budget(&self->cfg, r->who.user),
                    af_usage_budget_used(cJSON_GetArrayItem(days, 0)), now, &st);
+    /* Degraded: Redis' last value plus this gateway's counts since (usage.h). */
     if (degraded)
-        af_warn("event=budget_unknown request_id=%s user=%s effect=\"served\"", r->id,
-                r->who.user);
+        af_debug("event=budget_degraded request_id=%s user=%s used=%lld", r->id, r->who.user,
+                 st.used);
     if (st.over) {
         s_refuse_budget(r, &st);
         return;

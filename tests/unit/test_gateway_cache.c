@@ -2,7 +2,9 @@
  * text-block spelling of content, and changes with every field that changes
  * the answer (model, system, messages, max_tokens, temperature), the user
  * (unless shared) and the route; only temperature 0 is cacheable by default;
- * the memory store honours TTL and its byte bound (LRU). */
+ * the memory store honours TTL and its byte bound (LRU), and its size is
+ * exact: a store adds, a hit changes nothing, an overwrite replaces the old
+ * size, an eviction or expiry subtracts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -128,6 +130,33 @@ static void test_memory_store_ttl_and_lru(void **state)
     assert_null(c);
 }
 
+static void test_memory_size_is_exact(void **state)
+{
+    (void)state;
+    af_cache_t *c = af_cache_new(NULL, 100, 10);
+    af_cache_put(c, "a", "0123456789012345678901234567890123456789", 40, 1000);
+    assert_int_equal((long)af_cache_bytes(c), 40);
+    af_cache_get(c, "a", 1500, s_on_get, NULL); /* a hit */
+    assert_int_equal((long)af_cache_bytes(c), 40);
+    af_cache_put(c, "a", "0123456789012345678901234567890", 30, 2000); /* overwrite */
+    assert_int_equal((long)af_cache_bytes(c), 30);
+    assert_int_equal(af_cache_count(c), 1);
+    af_cache_put(c, "b", "0123456789012345678901234567890123456789", 40, 3000);
+    af_cache_put(c, "c", "0123456789012345678901234567890123456789", 40, 4000); /* evicts a */
+    assert_int_equal((long)af_cache_bytes(c), 80);
+    af_cache_tick(c, 12999); /* a is gone, b (expires 13000) stays */
+    assert_int_equal((long)af_cache_bytes(c), 80);
+    af_cache_tick(c, 13000);
+    assert_int_equal((long)af_cache_bytes(c), 40);
+    af_cache_get(c, "c", 13500, s_on_get, NULL); /* a hit does not move its expiry */
+    af_cache_tick(c, 14000);
+    assert_int_equal((long)af_cache_bytes(c), 0);
+    assert_int_equal(af_cache_count(c), 0);
+    af_cache_get(c, "c", 14001, s_on_get, NULL);
+    assert_string_equal(s_got, "(miss)");
+    af_cache_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +164,7 @@ int main(void)
         cmocka_unit_test(test_semantic_fields_change_the_key),
         cmocka_unit_test(test_cacheable_only_at_temperature_zero),
         cmocka_unit_test(test_memory_store_ttl_and_lru),
+        cmocka_unit_test(test_memory_size_is_exact),
     };
     return cmocka_run_group_tests_name("gateway_cache", tests, NULL, NULL);
 }

@@ -211,7 +211,16 @@ int af_cli_keys_revoke_cmd(af_cli_t *cli, int argc, char **argv)
     int n = af_cli_keys_revoke(path, a.npos ? a.pos[0] : NULL, user, err, sizeof err);
     if (n < 0) {
         fprintf(stderr, "fleetctl keys revoke: %s\n", err);
-        return strstr(err, "no key matches") ? AF_CLI_NOT_FOUND : AF_CLI_ERR;
+        /* A malformed or ambiguous id is a bad command line, like a missing one. */
+        switch (n) {
+        case AF_CLI_KEYS_BAD_ID:
+        case AF_CLI_KEYS_AMBIGUOUS:
+            return AF_CLI_USAGE;
+        case AF_CLI_KEYS_NO_MATCH:
+            return AF_CLI_NOT_FOUND;
+        default:
+            return AF_CLI_ERR;
+        }
     }
     if (cli->json) {
         cJSON *o = cJSON_CreateObject();

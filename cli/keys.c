@@ -179,16 +179,16 @@ int af_cli_keys_revoke(const char *path, const char *id, const char *user, char 
             hex = (id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f');
         if (!hex) {
             snprintf(err, errlen, "key id must be 8..64 lowercase hex digits (see fleetctl keys list)");
-            return -1;
+            return AF_CLI_KEYS_BAD_ID;
         }
     } else if (!user) {
         snprintf(err, errlen, "give a key id or --user");
-        return -1;
+        return AF_CLI_KEYS_BAD_ID;
     }
     af_cli_key_t *keys = NULL;
     int n = af_cli_keys_read(path, &keys, err, errlen);
     if (n < 0)
-        return -1;
+        return AF_CLI_KEYS_FAILED;
     int matched = 0;
     for (int i = 0; i < n; i++)
         if (id ? !strncmp(keys[i].hash, id, strlen(id)) : !strcmp(keys[i].user, user))
@@ -196,11 +196,11 @@ int af_cli_keys_revoke(const char *path, const char *id, const char *user, char 
     free(keys);
     if (matched == 0) {
         snprintf(err, errlen, "no key matches %s%s", id ? "id " : "user ", id ? id : user);
-        return -1;
+        return AF_CLI_KEYS_NO_MATCH;
     }
     if (id && matched > 1) {
         snprintf(err, errlen, "id %s matches %d keys: give more digits", id, matched);
-        return -1;
+        return AF_CLI_KEYS_AMBIGUOUS;
     }
     /* Rewrite without the matching lines, keeping comments and order. */
     FILE *in = fopen(path, "r");
@@ -217,7 +217,7 @@ int af_cli_keys_revoke(const char *path, const char *id, const char *user, char 
         else if (fd >= 0)
             close(fd);
         unlink(tmp);
-        return -1;
+        return AF_CLI_KEYS_FAILED;
     }
     char line[1024];
     int removed = 0;
@@ -237,7 +237,7 @@ int af_cli_keys_revoke(const char *path, const char *id, const char *user, char 
     if (bad || rename(tmp, path) < 0) {
         snprintf(err, errlen, "cannot rewrite %s: %s", path, strerror(errno));
         unlink(tmp);
-        return -1;
+        return AF_CLI_KEYS_FAILED;
     }
     return removed;
 }

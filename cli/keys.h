@@ -25,9 +25,17 @@ int af_cli_keys_read(const char *path, af_cli_key_t **out, char *err, size_t err
 int af_cli_keys_add(const char *path, const char *user, const char *role, char *key_out,
                     size_t keylen, char *err, size_t errlen);
 
+/* Why af_cli_keys_revoke failed: fleetctl maps each to its exit code. */
+enum {
+    AF_CLI_KEYS_FAILED = -1,    /* the file: unreadable, broken line, cannot rewrite */
+    AF_CLI_KEYS_BAD_ID = -2,    /* id is not 8..64 lowercase hex digits, or no id nor user */
+    AF_CLI_KEYS_AMBIGUOUS = -3, /* id is the prefix of several keys */
+    AF_CLI_KEYS_NO_MATCH = -4,  /* no key has this id, or user has no key */
+};
+
 /* Removes the entries whose hash starts with id (at least 8 hex digits, must
  * match exactly one key) or, when id is NULL, every key of user. Returns the
- * number removed (>= 1) or -1 with a reason (none matched, ambiguous id). */
+ * number removed (>= 1) or one of AF_CLI_KEYS_* with a reason in err. */
 int af_cli_keys_revoke(const char *path, const char *id, const char *user, char *err,
                        size_t errlen);
 

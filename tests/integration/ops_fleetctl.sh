@@ -59,6 +59,16 @@ key=$(cat "$AF_TMP/out")
 run 0 "$fc" keys list
 grep -q ' dave  *user$' "$AF_TMP/out" || af_fail "keys list: $(cat "$AF_TMP/out")"
 id=$(awk '$2 == "dave" {print $1}' "$AF_TMP/out")
+# --json for scripts: the same entry, with the key's whole SHA-256.
+run 0 "$fc" --json keys list
+python3 - "$AF_TMP/out" "$key" "$id" <<'PY' || af_fail "keys list --json: $(cat "$AF_TMP/out")"
+import hashlib, json, sys
+keys = json.load(open(sys.argv[1]))
+dave = [k for k in keys if k["user"] == "dave"]
+sha = hashlib.sha256(sys.argv[2].encode()).hexdigest()
+assert dave == [{"id": sha[:12], "sha256": sha, "user": "dave", "role": "user"}], dave
+assert sys.argv[3] == sha[:12], (sys.argv[3], sha)
+PY
 grep -q "$key" "$AF_VAR/api-keys" && af_fail "the key itself is in the keys file"
 ok=0
 for _ in $(seq 50); do "$fc" --token "$key" agents list >/dev/null 2>&1 && { ok=1; break; }; sleep 0.1; done
@@ -68,6 +78,25 @@ rc=0
 for _ in $(seq 50); do rc=0; "$fc" --token "$key" agents list >/dev/null 2>&1 || rc=$?; [ "$rc" = 3 ] && break; sleep 0.1; done
 af_eq "$rc" 3 "exit code with a revoked key"
 run 4 "$fc" keys revoke "$id"
+run 0 "$fc" --json keys list
+python3 -c 'import json,sys; assert not [k for k in json.load(open(sys.argv[1])) if k["user"] == "dave"]' "$AF_TMP/out" \
+  || af_fail "dave's key still listed after revoke: $(cat "$AF_TMP/out")"
+# A malformed or ambiguous id is a usage error (2), like a missing one; no
+# match is 4; a broken keys file is 1.
+run 2 "$fc" keys revoke not-an-id
+grep -q 'key id must be 8..64 lowercase hex digits' "$AF_TMP/err" || af_fail "bad id message: $(cat "$AF_TMP/err")"
+run 2 "$fc" keys revoke 1234
+run 2 "$fc" keys revoke
+run 4 "$fc" keys revoke --user nobody
+h1=$(printf 'a%.0s' $(seq 56)) h2=$(printf 'b%.0s' $(seq 56))
+printf 'aaaaaaaa%s alice user\naaaaaaaa%s bob user\n' "$h1" "$h2" >"$AF_TMP/keys"
+run 2 "$fc" keys revoke aaaaaaaa --keys-file "$AF_TMP/keys"
+grep -q 'id aaaaaaaa matches 2 keys: give more digits' "$AF_TMP/err" || af_fail "ambiguous id message: $(cat "$AF_TMP/err")"
+run 0 "$fc" --json keys revoke aaaaaaaab --keys-file "$AF_TMP/keys"
+grep -Eq '"revoked":[[:space:]]*1' "$AF_TMP/out" || af_fail "keys revoke --json: $(cat "$AF_TMP/out")"
+echo 'not-a-hash carol user' >>"$AF_TMP/keys"
+run 1 "$fc" keys revoke --user alice --keys-file "$AF_TMP/keys"
+grep -q 'line 2' "$AF_TMP/err" || af_fail "broken keys file message: $(cat "$AF_TMP/err")"
 
 # ---- ownership, agents, sessions ---------------------------------------------------------
 export FLEET_TOKEN="$alice"

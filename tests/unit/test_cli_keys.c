@@ -93,11 +93,21 @@ static void test_revoke(void **state)
                "bbbbbbbb33333333333333333333333333333333333333333333333333333333 alice admin");
     fclose(f);
     char err[256];
-    assert_int_equal(af_cli_keys_revoke(s_path, "aaaaaaaa", NULL, err, sizeof err), -1);
+    /* Each refusal has its own code: fleetctl exits 2 (usage) for a bad or
+     * ambiguous id, 4 (not found) when nothing matches, 1 for the file. */
+    assert_int_equal(af_cli_keys_revoke(s_path, "aaaaaaaa", NULL, err, sizeof err),
+                     AF_CLI_KEYS_AMBIGUOUS);
     assert_string_equal(err, "id aaaaaaaa matches 2 keys: give more digits");
-    assert_int_equal(af_cli_keys_revoke(s_path, "aaaa", NULL, err, sizeof err), -1); /* too short */
-    assert_int_equal(af_cli_keys_revoke(s_path, "AAAAAAAA1", NULL, err, sizeof err), -1);
-    assert_int_equal(af_cli_keys_revoke(s_path, "cccccccc", NULL, err, sizeof err), -1);
+    assert_int_equal(af_cli_keys_revoke(s_path, "aaaa", NULL, err, sizeof err),
+                     AF_CLI_KEYS_BAD_ID); /* too short */
+    assert_int_equal(af_cli_keys_revoke(s_path, "AAAAAAAA1", NULL, err, sizeof err),
+                     AF_CLI_KEYS_BAD_ID);
+    assert_int_equal(af_cli_keys_revoke(s_path, "not-an-id", NULL, err, sizeof err),
+                     AF_CLI_KEYS_BAD_ID);
+    assert_string_equal(err, "key id must be 8..64 lowercase hex digits (see fleetctl keys list)");
+    assert_int_equal(af_cli_keys_revoke(s_path, NULL, NULL, err, sizeof err), AF_CLI_KEYS_BAD_ID);
+    assert_int_equal(af_cli_keys_revoke(s_path, "cccccccc", NULL, err, sizeof err),
+                     AF_CLI_KEYS_NO_MATCH);
     assert_string_equal(err, "no key matches id cccccccc");
     assert_int_equal(af_cli_keys_revoke(s_path, "aaaaaaaa2", NULL, err, sizeof err), 1);
     assert_string_equal(s_slurp(),
@@ -107,7 +117,9 @@ static void test_revoke(void **state)
                         "bbbbbbbb33333333333333333333333333333333333333333333333333333333 alice admin");
     assert_int_equal(af_cli_keys_revoke(s_path, NULL, "alice", err, sizeof err), 2);
     assert_string_equal(s_slurp(), "# keys\n\n");
-    assert_int_equal(af_cli_keys_revoke(s_path, NULL, "alice", err, sizeof err), -1);
+    assert_int_equal(af_cli_keys_revoke(s_path, NULL, "alice", err, sizeof err),
+                     AF_CLI_KEYS_NO_MATCH);
+    assert_string_equal(err, "no key matches user alice");
     struct stat st;
     assert_int_equal(stat(s_path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
@@ -133,7 +145,8 @@ static void test_broken_file(void **state)
     assert_int_equal(af_cli_keys_read(s_path, &keys, err, sizeof err), -1);
     assert_non_null(strstr(err, "line 2"));
     assert_null(keys);
-    assert_int_equal(af_cli_keys_revoke(s_path, NULL, "alice", err, sizeof err), -1);
+    assert_int_equal(af_cli_keys_revoke(s_path, NULL, "alice", err, sizeof err),
+                     AF_CLI_KEYS_FAILED);
 }
 
 int main(void)

@@ -11,6 +11,54 @@
 command -v supervisord >/dev/null || af_fail "supervisord not installed"
 fc="$AF_BIN/fleetctl"
 
+# deploy/supervisord.conf: each stop wait outlasts what its program does on
+# SIGTERM (the gateway's drain, the manager's SIGTERM->SIGKILL of agents), the
+# notes saying so sit in that program's section and quote the real defaults,
+# and no section carries a note about another program.
+grace_ms=$("$AF_BIN/gateway" --help | sed -n 's/^  --shutdown-grace-ms .*\[default: \([0-9]*\)\]$/\1/p')
+kill_ms=$("$AF_BIN/manager" --help | sed -n 's/^  --kill-grace-ms .*\[default: \([0-9]*\)\]$/\1/p')
+python3 - "$AF_ROOT/deploy/supervisord.conf" "$grace_ms" "$kill_ms" <<'PY' || af_fail "deploy/supervisord.conf stop waits or notes"
+import re, sys
+conf, grace_ms, kill_ms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+# A note belongs to the section whose header or setting follows it.
+sec, notes, wait, pending = None, {}, {}, []
+for line in open(conf):
+    line = line.strip()
+    if line.startswith(";"):
+        pending.append(line); continue
+    if not line:
+        continue
+    m = re.match(r"^\[program:([a-z-]+)\]$", line)
+    if m:
+        sec = m.group(1); notes[sec] = pending
+    elif line.startswith("["):
+        sec = None
+    elif sec:
+        notes[sec] += pending
+        if line.startswith("stopwaitsecs="):
+            wait[sec] = int(line.split("=")[1])
+    pending = []
+names = ("gateway", "manager", "autoscaler", "fake-anthropic", "prometheus", "alertmanager", "redis")
+for p, ns in notes.items():
+    for n in ns:
+        m = re.match(r"^; (?:the )?([a-z-]+) ", n, re.I)
+        if m and m.group(1).lower() in names and m.group(1).lower() != p.replace("manager-b", "manager"):
+            sys.exit(f"[program:{p}] carries a note about {m.group(1)}: {n}")
+def noted(flag):
+    return sorted(p for p, ns in notes.items() if any(flag in n for n in ns))
+if noted("--shutdown-grace-ms") != ["gateway"]:
+    sys.exit(f"--shutdown-grace-ms noted in {noted('--shutdown-grace-ms')}, want the gateway only")
+if noted("--kill-grace-ms") != ["manager"]:
+    sys.exit(f"--kill-grace-ms noted in {noted('--kill-grace-ms')}, want the manager only")
+for p, flag, ms in (("gateway", "--shutdown-grace-ms", grace_ms), ("manager", "--kill-grace-ms", kill_ms)):
+    said = re.search(re.escape(flag) + r"[^(]*\((\d+) s\)", " ".join(notes[p]))
+    if not said or int(said.group(1)) * 1000 != ms:
+        sys.exit(f"[program:{p}] note on {flag} does not say its default {ms / 1000:g} s")
+for p, ms in (("gateway", grace_ms), ("manager", kill_ms), ("manager-b", kill_ms)):
+    if wait[p] * 1000 < ms + 2000:
+        sys.exit(f"[program:{p}] stopwaitsecs={wait[p]} is not 2 s above {ms} ms")
+PY
+
 ops_stack_env
 # A port already taken is refused up front, naming the option to change.
 python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(30)' \

@@ -43,6 +43,8 @@ uint64_t af_proto_refused(af_proto_err_t err)
     return (err >= 0 && err < AF_PROTO_ERR_COUNT) ? s_refused[err] : 0;
 }
 
+const char *const *af_proto_verbs(void) { return s_verbs; }
+
 bool af_proto_verb_known(const char *verb)
 {
     for (const char **v = s_verbs; *v; v++)

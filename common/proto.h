@@ -43,6 +43,8 @@ typedef struct {
 
 /* True when verb is one of the verbs documented in docs/protocol.md. */
 bool af_proto_verb_known(const char *verb);
+/* Those verbs: a NULL-terminated static table (the protocol doc's test walks it). */
+const char *const *af_proto_verbs(void);
 
 /* Takes ownership of body (may be NULL: an empty object is made); copies verb and
  * sets body.req = req (a fresh id is not made here; callers name it). */

@@ -1,10 +1,17 @@
 #!/usr/bin/env python3
 """Chaos run on loopback: the whole stack (Redis, fake Anthropic API, manager
-with its process provider, agents, two gateways) under a steady, bounded chat
-load, while each daemon is killed with SIGKILL in turn (an agent, the manager,
-a gateway), then half the agents at once. Killed daemons come back the way
-supervisord (manager, gateways) or the manager's auto-heal (agents) would
-bring them back.
+with its process provider, agents, two gateways, the autoscaler) under a
+steady, bounded chat load, while each daemon is killed with SIGKILL in turn
+(an agent, the manager, Redis, a gateway, the autoscaler), then half the
+agents at once. Killed daemons come back the way supervisord (manager,
+gateways, autoscaler, Redis) or the manager's auto-heal (agents) would bring
+them back. Redis keeps an append-only file (fsync per write), as a Redis
+holding session histories must: a Redis without persistence comes back empty
+and takes acknowledged turns with it by design.
+The autoscaler is live: its sessions-per-agent is set so that the load
+overflows the initial 4 agents and it scales the fleet to 6 through the
+manager before the first kill (the run waits for that); after its own kill
+its successor must evaluate again.
 
 Every request ends as one of:
   ok      200 with a complete reply: an acknowledged turn;
@@ -44,6 +51,12 @@ BACKOFF_S = 0.3         # after a failure, like a client honouring Retry-After
 CLIENT_TIMEOUT_S = 20
 SETTLE_S = float(os.environ.get("CHAOS_SETTLE_S", "5"))  # load between kills
 AGENTS = 4
+FLEET = AGENTS + AGENTS // 2   # after the autoscaler's one +50 % step
+SESSIONS = WORKERS * SESSIONS_PER_WORKER
+# Sessions per agent such that SESSIONS overflow AGENTS (utilization above the
+# 0.8 up threshold) and sit in band on FLEET (strictly below 0.8 spa each).
+SPA = SESSIONS * 10 // (FLEET * 8) + 1
+assert SESSIONS > 0.8 * SPA * AGENTS, "load does not overflow the initial agents"
 HEARTBEAT_MS = 300
 
 TMP = tempfile.mkdtemp(prefix="af-chaos.")
@@ -89,7 +102,8 @@ def kill9(pid):
         pass
 
 
-P = {k: free_port() for k in ("redis", "fake", "mgr", "mgr_metrics", "http1", "agent1", "http2", "agent2")}
+P = {k: free_port() for k in ("redis", "fake", "mgr", "mgr_metrics", "http1", "agent1", "http2", "agent2",
+                              "as_metrics")}
 UPKEY = f"sk-chaos-{os.getpid()}-secret"
 KEYS = os.path.join(TMP, "keys")
 
@@ -103,6 +117,43 @@ def start_manager():
                       "--min-agents", str(AGENTS), "--max-agents", str(AGENTS * 2),
                       "--heartbeat-ms", str(HEARTBEAT_MS),
                       "--anthropic-key-file", os.path.join(TMP, "upstream.key")], env)
+
+
+def start_redis():
+    start("redis", ["redis-server", "--port", str(P["redis"]), "--bind", "127.0.0.1", "--dir", TMP,
+                    "--save", "", "--appendonly", "yes", "--appendfsync", "always"])
+    wait_port(P["redis"])
+
+
+def start_autoscaler():
+    # Short interval and up cooldown so it acts within the run; a scale-down
+    # (a planned drain, not chaos) never comes within it.
+    start("autoscaler", [f"{BIN}/autoscaler", "--manager", f"tcp://127.0.0.1:{P['mgr']}",
+                         "--metrics-listen", f"127.0.0.1:{P['as_metrics']}",
+                         "--interval-s", "0.5", "--cooldown-up-s", "1", "--cooldown-down-s", "3600",
+                         "--min-agents", str(AGENTS), "--max-agents", str(AGENTS * 2),
+                         "--sessions-per-agent", str(SPA)])
+    wait_port(P["as_metrics"])
+
+
+def autoscaler_evaluated_since(t0):
+    """The autoscaler's last evaluation (STATS answered by the manager) is after t0."""
+    try:
+        _, data = http_req(P["as_metrics"], "GET", "/metrics")
+    except OSError:
+        return False
+    for line in data.decode().split("\n"):
+        if line.startswith("autoscaler_last_evaluation_timestamp_seconds "):
+            return float(line.split()[1]) >= t0
+    return False
+
+
+def ready_agents(i):
+    try:
+        st, data = http_req(P[f"http{i}"], "GET", "/readyz")
+        return json.loads(data).get("agents") if st == 200 else None
+    except (OSError, ValueError):
+        return None
 
 
 def start_gateway(i):
@@ -237,13 +288,18 @@ def worker(w):
         stream = n % 3 == 0  # every third turn streams (12 words at 200/s)
         if stream:
             text += " [[words:12]] [[tps:200]]"
+        sent = time.time()
         result, detail = one_request(ports, s, text, stream)
         if result == "refused":  # that gateway is down: the other one, once
             with lock:
                 stats["failover"] += 1
-            result, detail = one_request(ports[1:], s, text, stream)
+            ports = ports[1:]
+            result, detail = one_request(ports, s, text, stream)
             if result == "refused":
                 result, detail = "failed", "both gateways refused the connection"
+        if result == "lost":  # must not happen: say enough to find it in the logs
+            detail += (f" (session {s}, {'stream' if stream else 'json'} turn {n}, gateway :{ports[0]},"
+                       f" sent {time.strftime('%H:%M:%S', time.localtime(sent))}.{int(sent * 1000) % 1000:03d})")
         with lock:
             inflight[0] -= 1
             stats[result] += 1
@@ -256,7 +312,7 @@ def worker(w):
 
 def main():
     global KEY
-    for b in ("fake-anthropic", "manager", "agentd", "gateway"):
+    for b in ("fake-anthropic", "manager", "agentd", "gateway", "autoscaler"):
         if not os.access(f"{BIN}/{b}", os.X_OK):
             sys.exit(f"missing {BIN}/{b}")
     if not shutil.which("redis-server"):
@@ -265,32 +321,34 @@ def main():
                          capture_output=True, text=True, check=True).stdout.strip()
     with open(os.path.join(TMP, "upstream.key"), "w") as f:
         f.write(UPKEY + "\n")
-    start("redis", ["redis-server", "--port", str(P["redis"]), "--bind", "127.0.0.1",
-                    "--save", "", "--appendonly", "no"])
+    start_redis()
     # A little upstream latency so that requests are in flight at each kill.
     start("fake", [f"{BIN}/fake-anthropic", "--listen", f"127.0.0.1:{P['fake']}",
                    "--api-key", UPKEY, "--latency-ms", "30"])
-    wait_port(P["redis"])
     wait_port(P["fake"])
     start_manager()
     start_gateway(1)
     start_gateway(2)
     for i in (1, 2):
         end = time.time() + 30
-        while time.time() < end:
-            try:
-                st, data = http_req(P[f"http{i}"], "GET", "/readyz")
-                if st == 200 and json.loads(data).get("agents") == AGENTS:
-                    break
-            except (OSError, ValueError):
-                pass
+        while time.time() < end and ready_agents(i) != AGENTS:
             time.sleep(0.1)
-        else:
+        if ready_agents(i) != AGENTS:
             raise RuntimeError(f"gateway {i}: {AGENTS} agents never became ready")
-    log(f"stack up: {AGENTS} agents, 2 gateways, Redis; {WORKERS} workers x {SESSIONS_PER_WORKER} sessions")
+    start_autoscaler()
+    log(f"stack up: {AGENTS} agents, 2 gateways, Redis, autoscaler (sessions per agent {SPA});"
+        f" {WORKERS} workers x {SESSIONS_PER_WORKER} sessions")
 
     threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(WORKERS)]
     [t.start() for t in threads]
+    t0 = time.time()
+    while time.time() < t0 + 30 and not all(ready_agents(i) == FLEET for i in (1, 2)):
+        time.sleep(0.1)
+    if not all(ready_agents(i) == FLEET for i in (1, 2)):
+        raise RuntimeError(f"the autoscaler did not scale {AGENTS} -> {FLEET} agents under the load"
+                           f" (gateways see {ready_agents(1)}, {ready_agents(2)})")
+    log(f"autoscaler scaled the fleet {AGENTS} -> {FLEET} agents under the load"
+        f" in {time.time() - t0:.1f} s")
     time.sleep(SETTLE_S)
 
     kills = []  # (name, time, inflight at the kill)
@@ -305,19 +363,23 @@ def main():
     kill9(pids[0])
     time.sleep(SETTLE_S)
 
-    mark("manager")
-    kill9(procs["manager"].pid)
-    procs["manager"].wait()
-    time.sleep(1)
-    start_manager()
-    time.sleep(SETTLE_S)
+    def kill_restart(name, restart):
+        """kill -9, then back after 1 s, as supervisord would."""
+        mark(name)
+        kill9(procs[name].pid)
+        procs[name].wait()
+        time.sleep(1)
+        restart()
+        time.sleep(SETTLE_S)
 
-    mark("gateway1")
-    kill9(procs["gateway1"].pid)
-    procs["gateway1"].wait()
-    time.sleep(1)
-    start_gateway(1)
-    time.sleep(SETTLE_S)
+    kill_restart("manager", start_manager)
+    kill_restart("redis", start_redis)
+    kill_restart("gateway1", lambda: start_gateway(1))
+    t_as = time.time()
+    kill_restart("autoscaler", start_autoscaler)
+    if not autoscaler_evaluated_since(t_as):
+        raise RuntimeError("the restarted autoscaler has not evaluated (no STATS from the manager)")
+    log("the restarted autoscaler evaluates again")
 
     pids = agent_pids()
     half = pids[: max(1, len(pids) // 2)]
@@ -370,7 +432,7 @@ def main():
 
 def cleanup():
     stop.set()
-    for name in ("gateway1", "gateway2", "manager", "fake", "redis"):
+    for name in ("autoscaler", "gateway1", "gateway2", "manager", "fake", "redis"):
         p = procs.get(name)
         if p and p.poll() is None:
             p.terminate()

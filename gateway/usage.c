@@ -29,7 +29,11 @@
 
 #define SLOTS 4096
 #define MEM_MAX_ENTRIES 200000
-#define SEEN_MAX_ENTRIES (MEM_MAX_ENTRIES / 2) /* snapshots never crowd out counts */
+/* Snapshots (seen) are made only while the table is below these, so they
+ * never crowd out counts; the latest day's (budgets) get more room than
+ * history (30-day reads), and a new day drops the older ones. */
+#define SEEN_MAX_LATEST 50000
+#define SEEN_MAX_HISTORY 10000
 #define KEEP_DAYS 32
 
 /* KEYS: the day's hash [, the batch marker]. ARGV: ttl_s, reset (1/0), then
@@ -65,6 +69,7 @@ struct af_usage_t {
     char instance[40];    /* batch ids: instance-seq */
     unsigned long long seq;
     unsigned long long nsent; /* commands sent: replies come in this order */
+    int64_t latest;           /* the latest day asked for */
 };
 
 static bool s_io_up(void *arg) { return af_redis_up(arg); }
@@ -546,6 +551,23 @@ void af_usage_budget_reset(af_usage_t *self, const char *user, int64_t day)
 
 /* ---- fetch ---------------------------------------------------------------- */
 
+/* A new day: snapshots of earlier days go (reads make them again). Once a day. */
+static void s_new_day(af_usage_t *self, int64_t day)
+{
+    if (day <= self->latest)
+        return;
+    self->latest = day;
+    for (int i = 0; i < SLOTS; i++)
+        for (s_day_t *d = self->slots[i], *n; d; d = n) {
+            n = d->chain;
+            if (d->day < day && d->seen) {
+                cJSON_Delete(d->seen);
+                d->seen = NULL;
+                s_drop_if_empty(self, d);
+            }
+        }
+}
+
 typedef struct {
     af_usage_t *self;
     af_usage_fn *fn;
@@ -598,7 +620,8 @@ static void s_on_hgetall(void *arg, redisReply *reply, const char *err)
                 cJSON_AddNumberToObject(got, n->str, strtod(v->str, NULL));
         }
         int64_t day = f->day_from - i;
-        s_day_t *d = s_mem(f->self, f->user, day, got && got->child ? SEEN_MAX_ENTRIES : 0);
+        size_t room = day == f->self->latest ? SEEN_MAX_LATEST : SEEN_MAX_HISTORY;
+        s_day_t *d = s_mem(f->self, f->user, day, got && got->child ? room : 0);
         /* A batch in the air sent before this read is in Redis' answer. */
         s_compose(cJSON_GetArrayItem(f->days, i), got, d,
                   d && (!d->in_air || d->flight_sent > sent));
@@ -631,6 +654,7 @@ void af_usage_fetch(af_usage_t *self, const char *user, int64_t day_from, int nd
     f->days = days;
     snprintf(f->user, sizeof f->user, "%s", user);
     f->day_from = day_from;
+    s_new_day(self, day_from);
     for (int i = 0; i < ndays; i++)
         cJSON_AddItemToArray(days, cJSON_CreateObject());
     s_sync(self); /* write-backs go first on the connection: the reads see them */

@@ -228,7 +228,7 @@ static void s_reply_free(redisReply *r)
 }
 
 /* How the queued commands end. */
-enum { ANSWER, DROP, LOSE_REPLY };
+enum { ANSWER, DROP, LOSE_REPLY, REFUSE };
 
 static int s_fake_run(int how)
 {
@@ -238,12 +238,12 @@ static int s_fake_run(int how)
         F.queue = c->next;
         if (!F.queue)
             F.tail = &F.queue;
-        redisReply *r = how == DROP ? NULL : s_apply(c);
+        redisReply *r = how == DROP || how == REFUSE ? NULL : s_apply(c);
         if (c->fn) {
             if (how == ANSWER)
                 c->fn(c->arg, r, NULL);
             else
-                c->fn(c->arg, NULL, "disconnected");
+                c->fn(c->arg, NULL, how == REFUSE ? "OOM command not allowed" : "disconnected");
         }
         if (r)
             s_reply_free(r);
@@ -378,6 +378,20 @@ static void test_lost_reply_resent_and_applied_once(void **state)
     af_usage_sync(u);
     assert_int_equal(s_fake_run(ANSWER), 1);
     assert_int_equal(s_redis_field("bob", day, "b"), 70);
+    assert_int_equal(af_usage_pending(u), 0);
+    /* A batch Redis refuses is retried by the periodic sync, not by every
+     * operation (each would resend it at once). */
+    F.up = false;
+    af_usage_record(u, "bob", day, M, 10, 0, false);
+    F.up = true;
+    af_usage_sync(u);
+    assert_int_equal(s_fake_run(REFUSE), 1);
+    assert_int_equal(s_view(u, "bob", day, "b"), 80); /* the read still counts it */
+    assert_int_equal(F.evals, 5); /* applied so far: no resend came before the read */
+    assert_int_equal(af_usage_pending(u), 1);
+    af_usage_sync(u);
+    assert_int_equal(s_fake_run(ANSWER), 1);
+    assert_int_equal(s_redis_field("bob", day, "b"), 80);
     assert_int_equal(af_usage_pending(u), 0);
     af_usage_destroy(&u);
     s_fake_reset();

@@ -6,7 +6,10 @@
 # (or SIGTERM) stops every program and every agent.
 #
 # Environment: AF_VAR (default <repo>/var) holds state and logs; an existing
-# $AF_VAR/agentfleet.env is kept (edit it to change ports or options).
+# $AF_VAR/agentfleet.env is kept (edit it to change ports or options), and so
+# is $AF_VAR/cost.json, the gateway's cost controls (first made from
+# deploy/cost.example.json). The banner's commands for a second terminal must
+# work as printed (tests/integration/ops_banner.sh runs them).
 # AF_RUN_PREPARE_ONLY=1 prepares var/ and exits; AF_RUN_DETACH=1 starts
 # supervisord in the background, waits until the gateway is ready and returns
 # (scripts/deploy uses both).
@@ -64,6 +67,11 @@ if ! grep -q 'AF_CURVE_DIR' "$AF_ENV_FILE"; then
   printf '\n# Added by run-local.sh: ZeroMQ CURVE on every AF1 link (empty = off).\nAF_CURVE_DIR=${AF_VAR}/certs\n' >>"$AF_ENV_FILE"
   say "turned CURVE on in $AF_ENV_FILE (AF_CURVE_DIR=\${AF_VAR}/certs)"
 fi
+# Cost controls likewise: an env file from before they were on gets the line.
+if ! grep -q 'AF_GATEWAY_COST_CONFIG' "$AF_ENV_FILE"; then
+  printf '\n# Added by run-local.sh: cost controls (budgets, ceilings, routing; empty = off).\nAF_GATEWAY_COST_CONFIG=${AF_VAR}/cost.json\n' >>"$AF_ENV_FILE"
+  say "turned cost controls on in $AF_ENV_FILE (AF_GATEWAY_COST_CONFIG=\${AF_VAR}/cost.json)"
+fi
 
 # The upstream: the real API when a key is given now, or was given before
 # (var/anthropic.key holds a real key: a restart by systemd or scripts/deploy
@@ -88,6 +96,13 @@ if [ -n "${AF_CURVE_DIR:-}" ]; then
       || die "scripts/make-certs.sh could not make the CURVE certificates in $AF_CURVE_DIR"
     say "created the CURVE certificates in $AF_CURVE_DIR (scripts/make-certs.sh)"
   fi
+fi
+# The cost config the env file names: var/cost.json starts as a copy of
+# deploy/cost.example.json (kept across runs, like the env file); any other
+# path is the operator's and must exist (the gateway's --check-config says so).
+if [ "${AF_GATEWAY_COST_CONFIG:-}" = "$AF_VAR/cost.json" ] && [ ! -e "$AF_VAR/cost.json" ]; then
+  (umask 022; cp "$AF_ROOT/deploy/cost.example.json" "$AF_VAR/cost.json")
+  say "created $AF_VAR/cost.json (cost controls: edit it, then restart the gateway)"
 fi
 if [ -z "${ANTHROPIC_API_KEY:-}" ] && [ -z "${AF_RUN_FAKE_UPSTREAM:-}" ] && [ -s "$AF_VAR/anthropic.key" ] \
    && [ "$(cat "$AF_VAR/anthropic.key")" != "$fake_key" ]; then
@@ -295,6 +310,10 @@ if [ "$ready" = 1 ]; then
   [ -n "${AF_CURVE_DIR:-}" ] && curve="CURVE on every AF1 link (certificates in $AF_CURVE_DIR)"
   mon="$mon
   security: $curve"
+  costs="none (AF_GATEWAY_COST_CONFIG is empty: no budgets, no routing)"
+  [ -n "${AF_GATEWAY_COST_CONFIG:-}" ] && costs="$AF_GATEWAY_COST_CONFIG (budgets, max_tokens ceilings, routing; fleetctl usage)"
+  mon="$mon
+  costs:    $costs"
   cat <<EOF
 
 agentfleet is up: $FLEET_URL${https:+ and https://$https (self-signed: curl -k)}

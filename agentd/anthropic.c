@@ -257,6 +257,19 @@ static void s_fail(af_call_t *c, af_retry_kind_t kind, const char *type, const c
     free(msg);
 }
 
+/* scheme://host[:port] of url without any user:password@, for error
+ * messages that tell the operator which upstream failed. */
+static void s_origin(const char *url, char *out, size_t len)
+{
+    const char *p = strstr(url, "://");
+    const char *host = p ? p + 3 : url;
+    const char *end = host + strcspn(host, "/");
+    for (const char *at = host; at < end; at++)
+        if (*at == '@')
+            host = at + 1;
+    snprintf(out, len, "%.*s%.*s", p ? (int)(p + 3 - url) : 0, url, (int)(end - host), host);
+}
+
 static void s_finish(af_call_t *c, CURLcode res)
 {
     af_anthropic_t *self = c->client;
@@ -269,9 +282,10 @@ static void s_finish(af_call_t *c, CURLcode res)
             return;
         }
         af_retry_kind_t kind = res == CURLE_OPERATION_TIMEDOUT ? AF_RETRY_TIMEOUT : AF_RETRY_CONNECT;
-        char m[160];
-        snprintf(m, sizeof m, "upstream %s: %s", status ? "transfer failed" : "unreachable",
-                 curl_easy_strerror(res));
+        char m[384], origin[256];
+        s_origin(self->url, origin, sizeof origin);
+        snprintf(m, sizeof m, "upstream %s %s: %s", origin,
+                 status ? "transfer failed" : "unreachable", curl_easy_strerror(res));
         s_fail(c, kind, af_retry_error_type(kind, 0), m);
         return;
     }

@@ -67,10 +67,10 @@ post() {
          -H 'content-type: application/json' "$FLEET_URL$1" -d "$2" || true)
   secs=$((SECONDS - t0))
 }
-upstream_error() { # what: 502 api_error "upstream unreachable: ..." within 15 s
+upstream_error() { # what: 502 api_error "upstream https://api.anthropic.com unreachable: ..." within 15 s
   [ "$secs" -le 15 ] || af_fail "$1 took $secs s"
   af_eq "$code" 502 "$1: status ($(cat "$AF_TMP/body"))"
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); e=d["error"]; assert d["type"]=="error" and e["type"]=="api_error" and e["message"].startswith("upstream unreachable: "), d' \
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); e=d["error"]; assert d["type"]=="error" and e["type"]=="api_error" and e["message"].startswith("upstream https://api.anthropic.com unreachable: "), d' \
     "$AF_TMP/body" || af_fail "$1: body $(cat "$AF_TMP/body")"
 }
 post /v1/chat '{"message":"Hello, Claude"}'
@@ -82,7 +82,7 @@ post /v1/messages '{"max_tokens":64,"stream":true,"messages":[{"role":"user","co
 upstream_error "POST /v1/messages (stream)"
 rc=0; "$fc" --token "$alice" chat -m "hi" >/dev/null 2>"$AF_TMP/chat.err" || rc=$?
 af_eq "$rc" 5 "fleetctl chat exit code without an upstream"
-grep -q 'upstream unreachable: .*(HTTP 502 api_error)' "$AF_TMP/chat.err" || af_fail "fleetctl chat: $(cat "$AF_TMP/chat.err")"
+grep -q 'upstream https://api.anthropic.com unreachable: .*(HTTP 502 api_error)' "$AF_TMP/chat.err" || af_fail "fleetctl chat: $(cat "$AF_TMP/chat.err")"
 curl -fsS -o /dev/null "$FLEET_URL/readyz" || af_fail "the gateway is not ready after upstream failures"
 
 # ---- the host agents call, seen by an HTTPS proxy -----------------------------------------------------

@@ -333,7 +333,6 @@ static void s_on_batch(void *arg, redisReply *reply, const char *err)
     d->flight_reset = false;
     if (d->fields->child || d->reset) {
         self->dirty = true;
-        s_drop_if_empty(self, d);
         s_sync(self); /* what came while this batch was out */
         return;
     }

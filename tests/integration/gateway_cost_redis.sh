@@ -86,7 +86,7 @@ af_eq "$(metric "$G2" 'gateway_cache_tokens_saved_total{direction="output"}')" "
 [ "$OUT" -ge 12 ] || af_fail "output tokens of the cached reply: $OUT"
 
 af_log "two identical misses both store: one entry, counted once"
-REQ2='{"model":"claude-3-5-haiku-20241022","max_tokens":64,"temperature":0,"cache":true,"messages":[{"role":"user","content":"twice [[words:8]] [[tps:40]]"}]}'
+REQ2='{"model":"claude-3-5-haiku-20241022","max_tokens":64,"temperature":0,"cache":true,"messages":[{"role":"user","content":"twice [[words:8]] [[latency:1000]]"}]}'
 post "$G1" "$ALICE" "$REQ2" >/dev/null & P1=$!
 curl -s -o "$AF_TMP/b2" -D "$AF_TMP/h2" -H "x-api-key: $ALICE" -H 'content-type: application/json' \
   --data-binary "$REQ2" "$G2/v1/messages" & P2=$!

@@ -35,15 +35,16 @@ af_start() {
   _af_pids+=("$AF_LAST_PID")
 }
 
-# af_reap PATTERN: on exit, also stop processes whose command line matches
-# (pkill -f): agents a scenario orphaned on purpose by killing their manager.
+# af_reap PID...: on exit, also stop these processes: agents a scenario orphaned
+# on purpose by killing their manager. By pid, taken before the kill: a command
+# line pattern could match another scenario's daemons once a port is reused.
 _af_reap=()
-af_reap() { _af_reap+=("$1"); }
+af_reap() { _af_reap+=("$@"); }
 
 af_cleanup() {
   local rc=$?
   for p in "${_af_pids[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
-  for r in "${_af_reap[@]:-}"; do [ -n "$r" ] && pkill -KILL -f -- "$r" 2>/dev/null || true; done
+  for r in "${_af_reap[@]:-}"; do [ -n "$r" ] && kill -KILL "$r" 2>/dev/null || true; done
   for p in "${_af_pids[@]:-}"; do
     [ -n "$p" ] || continue
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done

@@ -813,13 +813,13 @@ static void s_on_welcome(void *arg, const af_msg_t *msg)
     s_adopt_identity(self, msg);
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(msg->body, "gateways");
     if (cJSON_IsArray(g))
-        af_gateways_set(self->gateways, g);
+        af_gateways_set(self->gateways, g, af_msg_bool(msg, "partial", false));
 }
 
-static void s_on_gateways(void *arg, const cJSON *gateways)
+static void s_on_gateways(void *arg, const cJSON *gateways, bool partial)
 {
     af_agent_t *self = arg;
-    af_gateways_set(self->gateways, gateways);
+    af_gateways_set(self->gateways, gateways, partial);
 }
 
 static void s_on_drain(void *arg) { af_agent_drain(arg, "drained"); }

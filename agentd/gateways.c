@@ -107,6 +107,13 @@ static void s_close(af_gateways_t *self, af_gateway_t *gw)
 {
     if (self->cb.on_gone)
         self->cb.on_gone(self->arg, gw);
+    /* BYE: should the gateway still be alive, it fails the calls it waits for
+     * from us now instead of at their timeout (their replies die with the link). */
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "reason", "gateway_dropped");
+    af_msg_t *bye = af_msg_new("BYE", "bye", body);
+    if (bye)
+        af_gateway_send(gw, &bye);
     s_flush_one(gw); /* what was said before closing still goes out (linger) */
     free(gw->queue);
     af_zev_destroy(&gw->zev);
@@ -219,12 +226,12 @@ int af_gateways_add_static(af_gateways_t *self, const char *endpoint)
     return s_open(self, endpoint, true) ? 0 : -1;
 }
 
-int af_gateways_set(af_gateways_t *self, const cJSON *endpoints)
+int af_gateways_set(af_gateways_t *self, const cJSON *endpoints, bool partial)
 {
     if (endpoints && !cJSON_IsArray(endpoints))
         return -1;
     for (af_gateway_t *gw = self->list; gw; gw = gw->next)
-        gw->mark = gw->is_static;
+        gw->mark = gw->is_static || partial;
     const cJSON *e;
     cJSON_ArrayForEach(e, endpoints)
     {

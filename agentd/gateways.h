@@ -29,8 +29,11 @@ af_gateways_t *af_gateways_new(struct event_base *base, const char *agent_id, af
 void af_gateways_destroy(af_gateways_t **self_p);
 
 /* Makes the connected set equal to `endpoints` (array of strings, may be NULL)
- * plus the static endpoint. Returns the number of links, or -1 on a bad list. */
-int af_gateways_set(af_gateways_t *self, const cJSON *endpoints);
+ * plus the static endpoint; with partial, only adds (a manager that has just
+ * started does not know every gateway yet). A link closed here first tells its
+ * gateway BYE, so the gateway fails what it still waits for from us at once.
+ * Returns the number of links, or -1 on a bad list. */
+int af_gateways_set(af_gateways_t *self, const cJSON *endpoints, bool partial);
 /* An endpoint that is always kept (--gateway). Connects it now. */
 int af_gateways_add_static(af_gateways_t *self, const char *endpoint);
 size_t af_gateways_count(const af_gateways_t *self);

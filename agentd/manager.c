@@ -152,7 +152,7 @@ static void s_dispatch(af_manager_t *self, af_msg_t *msg)
     } else if (!strcmp(v, "GATEWAYS")) {
         const cJSON *g = cJSON_GetObjectItemCaseSensitive(msg->body, "gateways");
         if (cJSON_IsArray(g))
-            self->cb.on_gateways(self->arg, g);
+            self->cb.on_gateways(self->arg, g, af_msg_bool(msg, "partial", false));
         else
             af_warn("event=manager_bad_gateways req=%s", msg->req);
     } else if (!strcmp(v, "DRAIN")) {

@@ -19,7 +19,7 @@ typedef struct {
     /* Fills the agent's HEARTBEAT fields (sessions, draining). */
     void (*heartbeat_body)(void *arg, cJSON *body);
     void (*on_welcome)(void *arg, const af_msg_t *msg);
-    void (*on_gateways)(void *arg, const cJSON *gateways);
+    void (*on_gateways)(void *arg, const cJSON *gateways, bool partial);
     void (*on_drain)(void *arg);
     void (*on_shutdown)(void *arg);
     void (*on_refused)(void *arg, af_proto_err_t err);

@@ -57,6 +57,10 @@ struct af_fleet_t {
     /* After a restart, agents the provider still runs re-register first: no
      * pool spawns until they have (or 3 heartbeat intervals have passed). */
     uint64_t warmup_until_ns;
+    /* Until then (3 heartbeat intervals after start) gateways are still saying
+     * hello to us: our list may miss live ones, so it goes out `partial` and
+     * agents only add from it; the first complete list follows. */
+    uint64_t gw_settle_ns;
     size_t expect_adopt, adopted;
     uint64_t seq;                    /* req ids for manager-originated messages */
     uint8_t *hb_buf;                 /* our HEARTBEAT body, encoded once per tick */
@@ -531,6 +535,8 @@ void af_fleet_on_ready(af_fleet_t *self, const af_msg_t *msg)
     cJSON_AddStringToObject(body, "owner", a->owner);
     cJSON_AddItemToObject(body, "spec", af_spec_to_json(&a->spec));
     cJSON_AddItemToObject(body, "gateways", s_gateway_list(self));
+    if (self->gw_settle_ns)
+        cJSON_AddBoolToObject(body, "partial", true);
     if (self->api_key && key_ok)
         cJSON_AddStringToObject(body, "api_key", self->api_key);
     s_reply(self, msg->routing_id, msg->req, "WELCOME", body);
@@ -759,6 +765,8 @@ static void s_broadcast_gateways(af_fleet_t *self)
     cJSON *body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "req", "gw");
     cJSON_AddItemToObject(body, "gateways", s_gateway_list(self));
+    if (self->gw_settle_ns)
+        cJSON_AddBoolToObject(body, "partial", true);
     uint8_t *buf;
     size_t len;
     if (af_codec_encode(body, self->cfg.codec, &buf, &len) == 0) {
@@ -920,6 +928,10 @@ static void s_on_tick(evutil_socket_t fd, short what, void *arg)
         } else
             p = &(*p)->next;
     }
+    if (self->gw_settle_ns && now >= self->gw_settle_ns) {
+        self->gw_settle_ns = 0;
+        changed = true; /* the first complete list: agents drop what is gone */
+    }
     if (changed) {
         s_broadcast_gateways(self);
         int ng = 0;
@@ -1007,6 +1019,7 @@ int af_fleet_start(af_fleet_t *self)
     if (event_add(self->tick, &tv) < 0)
         return -1;
     self->warmup_until_ns = af_now_ns() + (uint64_t)AF_HEALTH_MISSES * (uint64_t)ms * 1000000ULL;
+    self->gw_settle_ns = self->warmup_until_ns; /* a gateway silent that long is gone anyway */
     self->expect_adopt = SIZE_MAX; /* until the provider's list says otherwise */
     if (!self->provider || af_provider_list(self->provider, s_on_listed, self) < 0)
         af_warn("event=provider_list_failed warmup_ms=%d", AF_HEALTH_MISSES * ms);

@@ -90,7 +90,7 @@ static bool s_advertise_ok(const char *spec)
     char host[256];
     int port;
     return spec[0] != ':' && af_config_hostport(spec, host, sizeof host, &port) == 0 && *host &&
-           port > 0 && strcmp(host, "0.0.0.0") && strcmp(host, "::");
+           port > 0 && strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0;
 }
 
 static void s_on_signal(evutil_socket_t sig, short what, void *arg)

@@ -12,9 +12,7 @@ af_log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 af_fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # A free TCP port on 127.0.0.1 (the kernel picks; small race accepted in tests).
-af_free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+af_free_port() { python3 "$AF_ROOT/tests/tools/free_port.py"; }
 
 # Waits until host:port accepts connections (default 10 s).
 af_wait_port() {

@@ -33,7 +33,7 @@ typedef struct {
     char *master_key_file;  /* common/secretbox.h */
     char *redis_url, *manager_id, *cluster; /* HA: manager/lease.h */
     long lease_ttl_ms;
-    bool seal_secret;
+    bool seal_secret, pin_cpus;
     long quota, min_agents, max_agents, capacity, heartbeat_ms, spawn_timeout_ms;
     long hypercore_timeout_ms, kill_grace_ms, max_body, batch_ms;
 } s_opts_t;
@@ -131,6 +131,9 @@ int main(int argc, char **argv)
          "an agent not READY by then is destroyed and its spawn fails", false},
         {"kill-grace-ms", AF_OPT_INT, &o.kill_grace_ms, "3000",
          "SIGTERM to SIGKILL delay when destroying a process agent", false},
+        {"pin-cpus", AF_OPT_BOOL, &o.pin_cpus, "false",
+         "pin each process agent to spec.cores CPUs (enforces cores; costs latency on a busy host)",
+         false},
         {"images", AF_OPT_STR, &o.images, "agentd:latest", "allowed images (comma list)", false},
         {"codec", AF_OPT_STR, &o.codec, "cbor", "reply codec: cbor | json", false},
         {"max-body", AF_OPT_INT, &o.max_body, "1048576", "largest accepted body in bytes", false},
@@ -291,7 +294,7 @@ int main(int argc, char **argv)
     af_provider_t *provider =
         !strcmp(o.provider, "process")
             ? af_provider_process_new(base, agentd, fc.endpoint, (int)o.kill_grace_ms,
-                                      af_fleet_provider_event, fleet)
+                                      o.pin_cpus, af_fleet_provider_event, fleet)
             : af_provider_hypercore_new(base, hc_url, (int)o.hypercore_timeout_ms,
                                         af_fleet_provider_event, fleet);
     if (!provider)

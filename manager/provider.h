@@ -82,7 +82,7 @@ void af_provider_keep_agents(af_provider_t *self);
  * logs) when agentd_path is not executable or SIGCHLD cannot be watched. */
 af_provider_t *af_provider_process_new(struct event_base *base, const char *agentd_path,
                                        const char *manager_endpoint, int grace_ms,
-                                       af_provider_event_fn *fn, void *arg);
+                                       bool pin_cpus, af_provider_event_fn *fn, void *arg);
 
 /* Hypercore MicroVMs through Hypercore's HTTP API at url (POST /spawn,
  * DELETE /delete/{id}, GET /list), with libcurl on the loop. timeout_ms bounds

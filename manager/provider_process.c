@@ -52,6 +52,7 @@ typedef struct s_proc {
     struct event *tick;      /* escalation and adopted-process polling */
     s_child_t *children;
     bool keep;               /* HA: free leaves the agents running */
+    bool pin_cpus;           /* --pin-cpus: spec.cores as CPU affinity */
 } s_proc_t;
 
 static uint64_t s_now_ns(void)
@@ -255,7 +256,7 @@ static pid_t s_spawn(s_proc_t *self, char *const argv[], char *const envp[],
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     pid_t pid = -1;
     cpu_set_t saved;
-    bool pinned = s_pin_for_child(spec->cores, &saved);
+    bool pinned = self->pin_cpus && s_pin_for_child(spec->cores, &saved);
     *err = posix_spawn(&pid, self->path, &fa, &attr, argv, envp);
     if (pinned && sched_setaffinity(0, sizeof saved, &saved) < 0)
         af_warn("event=cpu_unpin_failed error=\"%s\"", strerror(errno));
@@ -537,7 +538,7 @@ void af_provider_keep_agents(af_provider_t *self)
 
 af_provider_t *af_provider_process_new(struct event_base *base, const char *agentd_path,
                                        const char *manager_endpoint, int grace_ms,
-                                       af_provider_event_fn *fn, void *arg)
+                                       bool pin_cpus, af_provider_event_fn *fn, void *arg)
 {
     if (!agentd_path || access(agentd_path, X_OK) < 0) {
         af_error("event=provider_init_failed provider=process agentd_path=%s error=\"%s\"",
@@ -555,6 +556,7 @@ af_provider_t *af_provider_process_new(struct event_base *base, const char *agen
     self->path = strdup(agentd_path);
     self->endpoint = strdup(manager_endpoint);
     self->grace_ms = grace_ms > 0 ? grace_ms : 3000;
+    self->pin_cpus = pin_cpus;
     self->fn = fn;
     self->arg = arg;
     self->sigchld = evsignal_new(base, SIGCHLD, s_on_sigchld, self);

@@ -22,7 +22,7 @@ G="http://127.0.0.1:$HP"
 
 af_start fake "$AF_BIN/fake-anthropic" --listen "127.0.0.1:$FP" --api-key "$UPKEY"
 af_wait_port "127.0.0.1:$FP"
-ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" af_start manager "$AF_BIN/manager" \
+ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" af_start manager "$AF_BIN/manager" --pin-cpus \
   --listen "tcp://127.0.0.1:$MP" --metrics-listen "127.0.0.1:$MMP" --min-agents 1 --max-agents 3 \
   --heartbeat-ms 300 --anthropic-key-file "$AF_TMP/upstream.key" --curve-dir "$CERTS" --user nobody
 MPID=$AF_LAST_PID
@@ -69,7 +69,7 @@ af_eq "$(jq -r .content "$AF_TMP/b")" "You said: as nobody" "reply"
 APID=$(pgrep -P "$MPID" -f -- "--id $A1" | head -1)
 [ -n "$APID" ] || af_fail "no process for $A1 under the manager"
 check_hardened "$APID" "agent $A1"
-# spec.cores: pinned to one CPU (inherited at spawn, so even its first thread)
+# spec.cores with --pin-cpus: pinned to one CPU (inherited at spawn, so even its first thread)
 if [ "$(nproc)" -ge 2 ]; then
   for t in /proc/$APID/task/*; do
     n=$(awk '/^Cpus_allowed_list/ {print $2}' "$t/status" | tr ',' '\n' | awk -F- '{ n += (NF == 2 ? $2 - $1 + 1 : 1) } END { print n }')

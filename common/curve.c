@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
@@ -31,6 +32,7 @@ static struct {
     int nservers;
     zhashx_t *allowed;                /* Z85 public key -> file name (owned strings) */
     uint64_t last_scan_ns;
+    struct timespec allowed_mtime; /* of DIR/allowed at the last scan */
     zsock_t *zap;
     af_zev_t *zev;
     uint64_t refused, admitted;
@@ -70,6 +72,9 @@ static int s_scan_allowed(void)
     char path[1024];
     snprintf(path, sizeof path, "%s/allowed", s.dir);
     s.last_scan_ns = af_now_ns();
+    struct stat st;
+    if (stat(path, &st) == 0)
+        s.allowed_mtime = st.st_mtim;
     DIR *d = opendir(path);
     if (!d)
         return -1;
@@ -116,9 +121,17 @@ static const char *s_allowed(const char *key)
     const char *role = zhashx_lookup(s.allowed, key);
     if (role)
         return role;
-    /* A cert added since the last look is admitted without a restart; a flood of
-     * unknown keys rescans at most once a second. */
-    if (af_now_ns() - s.last_scan_ns > 1000000000ULL) {
+    /* A cert added since the last look is admitted without a restart: at once
+     * when DIR/allowed changed (a new file changes its mtime; a client refused
+     * once does not come back, libzmq ends the session), and at most once a
+     * second otherwise (a cert rewritten in place), so a flood of unknown keys
+     * costs a stat each. */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/allowed", s.dir);
+    struct stat st;
+    bool changed = stat(path, &st) == 0 && (st.st_mtim.tv_sec != s.allowed_mtime.tv_sec ||
+                                            st.st_mtim.tv_nsec != s.allowed_mtime.tv_nsec);
+    if (changed || af_now_ns() - s.last_scan_ns > 1000000000ULL) {
         s_scan_allowed();
         return zhashx_lookup(s.allowed, key);
     }

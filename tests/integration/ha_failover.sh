@@ -98,6 +98,11 @@ c=$(curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $ALICE" -X POST \
   --data-binary '{"message":"after"}' "$G/v1/agents/$A1/chat")
 af_eq "$c" 200 "chat on an agent the old leader spawned ($(cat "$AF_TMP/b"))"
 af_eq "$(jq -r .content "$AF_TMP/b")" "You said: after" "reply after failover"
+# A new session is placed by the new leader (PLACE on a pool agent).
+c=$(curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $ALICE" -X POST \
+  --data-binary '{"message":"placed after"}' "$G/v1/chat")
+af_eq "$c" 200 "new session placed after failover ($(cat "$AF_TMP/b"))"
+af_eq "$(jq -r .content "$AF_TMP/b")" "You said: placed after" "reply on the placed session"
 c=$(curl -s -o "$AF_TMP/b" -w '%{http_code}' -H "x-api-key: $ALICE" -X POST --data-binary '{}' "$G/v1/agents")
 af_eq "$c" 201 "spawn via the new leader ($(cat "$AF_TMP/b"))"; A2=$(jq -r .agent_id "$AF_TMP/b")
 sleep 1.5 # a pool re-spawn or a duplicate would show by now

@@ -112,6 +112,18 @@ af_get -s "$M/metrics" | grep -q 'ag_rogue\|ag_plain' && af_fail "manager knows 
 refused=$(metric "$M" zmq_curve_refused_total)
 af_log "refused at manager: $refused, admitted: $(metric "$M" zmq_curve_admitted_total)"
 
+af_log "the gateway's agent socket refuses the unknown key too"
+GW="http://127.0.0.1:$HP"
+g0=$(metric "$GW" zmq_curve_refused_total)
+af_start rogue2 "$AF_BIN/agentd" --id ag_rogue2 --manager '' --gateway "tcp://127.0.0.1:$AP" \
+  --curve-dir "$ROGUE" --heartbeat-ms 300
+for _ in $(seq 60); do
+  g1=$(metric "$GW" zmq_curve_refused_total); [ "${g1:-0}" -gt "${g0:-0}" ] && break; sleep 0.1
+done
+[ "${g1:-0}" -gt "${g0:-0}" ] || af_fail "unknown key not counted at the gateway ($g0 -> $g1)"
+af_eq "$(curl -s "$G/readyz" | jq -r .agents)" 3 "the rogue is not an agent at the gateway"
+kill -TERM "$AF_LAST_PID"
+
 af_log "admitting the rogue's cert lets a new connection in without restarting the servers"
 kill -TERM "$ROGUE_PID"
 cp "$ROGUE/agentd.cert" "$CERTS/allowed/late-agent.cert"

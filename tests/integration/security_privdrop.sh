@@ -48,6 +48,21 @@ check_hardened() { # pid name
 }
 check_hardened "$MPID" manager
 check_hardened "$GPID" gateway
+
+# The autoscaler and a standalone agentd drop the same way.
+ASM=$(af_free_port); SAM=$(af_free_port)
+af_start autoscaler "$AF_BIN/autoscaler" --manager "tcp://127.0.0.1:$MP" --metrics-listen "127.0.0.1:$ASM" \
+  --curve-dir "$CERTS" --user nobody
+ASPID=$AF_LAST_PID
+ANTHROPIC_API_KEY="$UPKEY" af_start solo "$AF_BIN/agentd" --id ag_solo --manager '' \
+  --metrics-listen "127.0.0.1:$SAM" --user nobody
+SOLOPID=$AF_LAST_PID
+af_wait_port "127.0.0.1:$ASM"
+af_wait_port "127.0.0.1:$SAM"
+check_hardened "$ASPID" autoscaler
+check_hardened "$SOLOPID" "standalone agentd"
+af_get -sf "http://127.0.0.1:$ASM/metrics" | grep -q '^# TYPE autoscaler_decisions_total' || af_fail "autoscaler metrics after drop"
+af_get -sf "http://127.0.0.1:$SAM/metrics" | grep -q '^agent_active_sessions' || af_fail "standalone agentd metrics after drop"
 # Not dumpable: /proc/PID/environ then belongs to root, not to the process's user.
 # Sanitizer builds stay dumpable on purpose (LeakSanitizer ptraces the process at
 # exit; see common/privdrop.c), so only a normal build is held to it.

@@ -193,7 +193,7 @@ static void s_on_delta(void *arg, const char *text, size_t len)
     }
     if (!c->stream)
         return;
-    if (af_gateway_send_pair(c->gw, "DELTA", c->req, "text", text, len) < 0)
+    if (af_gateway_send_pair(c->gw, "DELTA", c->req, "text", text, len, c->deltas == 1) < 0)
         af_warn("event=reply_dropped verb=DELTA req=%s", c->req);
 }
 

@@ -45,9 +45,11 @@ struct af_gateways_t {
 /* ---- send batching ------------------------------------------------------------
  * Every zmq_send that finds the pipe idle wakes libzmq's I/O thread, which then
  * writes one small TCP segment. At 100 streams that is one wake-up and one
- * segment per token. Holding outgoing messages for batch_us (default 2 ms) and
- * sending them together lets the I/O thread pack many into one write. Order per
- * link is kept; a full queue flushes at once. */
+ * segment per token. Holding mid-stream DELTAs for batch_us (default 2 ms) and
+ * sending them together lets the I/O thread pack many into one write. What a
+ * client waits on leaves at once, with whatever is queued before it (order per
+ * link is kept): a stream's first DELTA (time to first token), and every other
+ * verb (START, DONE, ERROR, replies). A full queue flushes at once too. */
 
 #define AF_GATEWAY_QUEUE_FLUSH 512
 
@@ -282,8 +284,9 @@ static uint8_t *s_reserve(af_gateway_t *gw, const char *verb, size_t body_max)
     return p + 1 + vlen + sizeof(uint32_t);
 }
 
-/* Commits a reserved message of blen body bytes and schedules the flush. */
-static void s_commit(af_gateway_t *gw, size_t blen)
+/* Commits a reserved message of blen body bytes and flushes now (urgent) or
+ * schedules the flush. */
+static void s_commit(af_gateway_t *gw, size_t blen, bool urgent)
 {
     af_gateways_t *self = gw->owner;
     uint8_t *p = gw->queue + gw->qlen;
@@ -291,7 +294,7 @@ static void s_commit(af_gateway_t *gw, size_t blen)
     memcpy(p + 1 + p[0], &b, sizeof b);
     gw->qlen += 1 + p[0] + sizeof b + blen;
     gw->nqueue++;
-    if (self->batch_us == 0 || gw->nqueue >= AF_GATEWAY_QUEUE_FLUSH) {
+    if (urgent || self->batch_us == 0 || gw->nqueue >= AF_GATEWAY_QUEUE_FLUSH) {
         s_flush_one(gw);
     } else if (!self->flush_armed) {
         struct timeval tv = {self->batch_us / 1000000, self->batch_us % 1000000};
@@ -314,7 +317,7 @@ int af_gateway_send(af_gateway_t *gw, af_msg_t **msg_p)
         uint8_t *at = s_reserve(gw, msg->verb, len);
         if (at) {
             memcpy(at, buf, len);
-            s_commit(gw, len);
+            s_commit(gw, len, true);
         } else {
             rc = -1;
         }
@@ -325,7 +328,7 @@ int af_gateway_send(af_gateway_t *gw, af_msg_t **msg_p)
 }
 
 int af_gateway_send_pair(af_gateway_t *gw, const char *verb, const char *req, const char *key,
-                         const char *text, size_t text_len)
+                         const char *text, size_t text_len, bool urgent)
 {
     if (gw->owner->codec != AF_CODEC_CBOR) {
         char *t = strndup(text, text_len);
@@ -339,7 +342,7 @@ int af_gateway_send_pair(af_gateway_t *gw, const char *verb, const char *req, co
     uint8_t *at = s_reserve(gw, verb, af_wire_pair_size(rl, kl, text_len));
     if (!at)
         return -1;
-    s_commit(gw, af_wire_pair_cbor(at, req, rl, key, kl, text, text_len));
+    s_commit(gw, af_wire_pair_cbor(at, req, rl, key, kl, text, text_len), urgent);
     return 0;
 }
 

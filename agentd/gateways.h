@@ -38,14 +38,15 @@ int af_gateways_set(af_gateways_t *self, const cJSON *endpoints, bool partial);
 int af_gateways_add_static(af_gateways_t *self, const char *endpoint);
 size_t af_gateways_count(const af_gateways_t *self);
 
-/* Queues (and destroys) *msg_p for gw; it leaves within batch_us, in order,
- * without blocking (dropped and counted at the high-water mark). Returns 0, or
- * -1 when it could not be encoded. */
+/* Sends (and destroys) *msg_p to gw now, after whatever is queued for it, in
+ * order, without blocking (dropped and counted at the high-water mark).
+ * Returns 0, or -1 when it could not be encoded. */
 int af_gateway_send(af_gateway_t *gw, af_msg_t **msg_p);
-/* Same for the body {req, key: text} (text_len bytes, need not be
- * NUL-terminated), encoded without building a tree: the DELTA fast path. */
+/* The body {req, key: text} (text_len bytes, need not be NUL-terminated),
+ * encoded without building a tree: the DELTA fast path. It waits up to
+ * batch_us to leave with others unless urgent (a stream's first token). */
 int af_gateway_send_pair(af_gateway_t *gw, const char *verb, const char *req, const char *key,
-                         const char *text, size_t text_len);
+                         const char *text, size_t text_len, bool urgent);
 const char *af_gateway_endpoint(const af_gateway_t *gw);
 /* Messages dropped because a gateway was unreachable or full. */
 unsigned long af_gateways_dropped(const af_gateways_t *self);

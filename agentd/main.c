@@ -67,7 +67,7 @@ static af_opt_t s_opts[] = {
     {"upstream-delayed-ack", AF_OPT_BOOL, &o_delayed_ack, "false",
      "delayed TCP ACKs on streaming upstream connections (see docs/agentd.md)", false},
     {"send-batch-us", AF_OPT_INT, &o_batch_us, "2000",
-     "gateway messages wait at most this long to leave together (0: at once)", false},
+     "mid-stream tokens wait at most this long to leave together (0: at once)", false},
     {"codec", AF_OPT_STR, &o_codec, "cbor", "AF1 body codec we send: cbor or json", false},
     {"log-level", AF_OPT_STR, &o_log_level, "info", "debug, info, warn or error", false},
     {"join-token", AF_OPT_STR, &o_join_token, NULL, "one-time join token sent in READY", true},

@@ -34,7 +34,7 @@ pids+=($!)
 "$AF_BIN/fake-anthropic" --listen "127.0.0.1:$FP" --log-level warn >"$tmp/fake.log" 2>&1 &
 pids+=($!)
 wait_port "$RP"; wait_port "$FP"
-ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" AF_AGENTD_SEND_BATCH_US=0 AF_AGENTD_LOG_LEVEL=warn \
+ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" AF_AGENTD_LOG_LEVEL=warn \
   "$AF_BIN/manager" --listen "tcp://127.0.0.1:$MP" --metrics-listen "127.0.0.1:$MMP" \
   --min-agents 1 --max-agents 1 --anthropic-key-file "$tmp/upstream.key" --log-level warn \
   >"$tmp/manager.log" 2>&1 &

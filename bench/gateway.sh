@@ -11,13 +11,17 @@
 # rate=N direct_p50_ms=X direct_p99_ms=X stack_p50_ms=X stack_p99_ms=X added_p99_ms=X throughput_ratio=X ttft_added_ms=X
 # Targets: added_p99_ms < 0.5 at 2,000 req/s, throughput_ratio >= 0.6, ttft_added_ms < 0.3.
 # Env: AF_BENCH_RATE (2000), AF_BENCH_SECONDS (5), AF_BENCH_AGENTS (1), AF_BENCH_CLOSED (32),
-# AF_BENCH_AGENTD_BATCH_US (0): agentd's --send-batch-us (its default, 2000, holds
-# replies up to 2 ms to batch them; the bench measures latency, so it sends at once).
+# AF_BENCH_AGENTD_BATCH_US, AF_BENCH_AGENTD_DELAYED_ACK: agentd's --send-batch-us and
+# --upstream-delayed-ack when set; unset, the agent runs with its defaults (batching
+# holds only mid-stream tokens, so replies and first tokens leave at once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 AF_BIN="${AF_BIN:-bin}" AF_BUILD="${AF_BUILD:-build}"
 RATE="${AF_BENCH_RATE:-2000}" SECS="${AF_BENCH_SECONDS:-5}" AGENTS="${AF_BENCH_AGENTS:-1}"
-CLOSED="${AF_BENCH_CLOSED:-32}" BATCH_US="${AF_BENCH_AGENTD_BATCH_US:-0}"
+CLOSED="${AF_BENCH_CLOSED:-32}"
+agentd_env=()
+[ -n "${AF_BENCH_AGENTD_BATCH_US:-}" ] && agentd_env+=("AF_AGENTD_SEND_BATCH_US=$AF_BENCH_AGENTD_BATCH_US")
+[ -n "${AF_BENCH_AGENTD_DELAYED_ACK:-}" ] && agentd_env+=("AF_AGENTD_UPSTREAM_DELAYED_ACK=$AF_BENCH_AGENTD_DELAYED_ACK")
 LOAD="$AF_BUILD/bench/bench_gateway_load"
 [ -x "$LOAD" ] || { echo "build $LOAD first" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/af-bench-gateway.XXXXXX)
@@ -36,7 +40,7 @@ KEY=$("$AF_BIN/gateway" --add-key bench user --keys-file "$tmp/keys")
 "$AF_BIN/fake-anthropic" --listen "127.0.0.1:$FP" --log-level warn >"$tmp/fake.log" 2>&1 &
 pids+=($!)
 wait_port "$FP"
-ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" AF_AGENTD_SEND_BATCH_US="$BATCH_US" AF_AGENTD_UPSTREAM_DELAYED_ACK="${AF_BENCH_AGENTD_DELAYED_ACK:-true}" AF_AGENTD_LOG_LEVEL=warn "$AF_BIN/manager" --listen "tcp://127.0.0.1:$MP" \
+env ANTHROPIC_BASE_URL="http://127.0.0.1:$FP" "${agentd_env[@]}" AF_AGENTD_LOG_LEVEL=warn "$AF_BIN/manager" --listen "tcp://127.0.0.1:$MP" \
   --metrics-listen "127.0.0.1:$MMP" --min-agents "$AGENTS" --max-agents "$AGENTS" \
   --anthropic-key-file "$tmp/upstream.key" --log-level warn >"$tmp/manager.log" 2>&1 &
 pids+=($!)

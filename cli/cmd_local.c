@@ -123,9 +123,10 @@ int af_cli_keys_add_cmd(af_cli_t *cli, int argc, char **argv)
         return af_cli_usage_error("keys add", "--user is required");
     char pathbuf[PATH_MAX + 32], err[256], key[64], hex[65];
     const char *path = s_keys_path(file, pathbuf, sizeof pathbuf);
-    if (af_cli_keys_add(path, user, role, key, sizeof key, err, sizeof err) < 0) {
+    int rc = af_cli_keys_add(path, user, role, key, sizeof key, err, sizeof err);
+    if (rc < 0) {
         fprintf(stderr, "fleetctl keys add: %s\n", err);
-        return strstr(err, "--") ? AF_CLI_USAGE : AF_CLI_ERR;
+        return rc == AF_CLI_KEYS_BAD_INPUT ? AF_CLI_USAGE : AF_CLI_ERR;
     }
     af_cli_keys_hash(key, hex);
     if (cli->json) {

@@ -116,11 +116,11 @@ int af_cli_keys_add(const char *path, const char *user, const char *role, char *
 {
     if (!s_user_ok(user)) {
         snprintf(err, errlen, "--user must be 1..63 of [A-Za-z0-9_.@-]");
-        return -1;
+        return AF_CLI_KEYS_BAD_INPUT;
     }
     if (strcmp(role, "user") != 0 && strcmp(role, "admin") != 0) {
         snprintf(err, errlen, "--role must be user or admin");
-        return -1;
+        return AF_CLI_KEYS_BAD_INPUT;
     }
     if (keylen < 64) {
         snprintf(err, errlen, "key buffer too small");

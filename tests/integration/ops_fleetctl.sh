@@ -56,6 +56,9 @@ python3 -c 'import json,sys,time; d=json.load(open(sys.argv[1])); assert d["user
 run 0 "$fc" keys add --user dave
 key=$(cat "$AF_TMP/out")
 [[ "$key" == afk_* ]] || af_fail "keys add printed '$key'"
+run 2 "$fc" keys add --user "bad user"
+run 2 "$fc" keys add --user erin --role owner
+run 1 "$fc" keys add --user erin --keys-file "$AF_TMP/no-such-dir/keys"
 run 0 "$fc" keys list
 grep -q ' dave  *user$' "$AF_TMP/out" || af_fail "keys list: $(cat "$AF_TMP/out")"
 id=$(awk '$2 == "dave" {print $1}' "$AF_TMP/out")

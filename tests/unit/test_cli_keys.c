@@ -69,8 +69,10 @@ static void test_add_list(void **state)
     assert_string_equal(keys[1].role, "admin");
     free(keys);
     /* refusals */
-    assert_int_equal(af_cli_keys_add(s_path, "bad user", "user", key, sizeof key, err, sizeof err), -1);
-    assert_int_equal(af_cli_keys_add(s_path, "bob", "owner", key, sizeof key, err, sizeof err), -1);
+    assert_int_equal(af_cli_keys_add(s_path, "bad user", "user", key, sizeof key, err, sizeof err),
+                     AF_CLI_KEYS_BAD_INPUT);
+    assert_int_equal(af_cli_keys_add(s_path, "bob", "owner", key, sizeof key, err, sizeof err),
+                     AF_CLI_KEYS_BAD_INPUT);
     assert_string_equal(err, "--role must be user or admin");
 }
 

@@ -240,7 +240,13 @@ static void s_fail(af_call_t *c, af_retry_kind_t kind, const char *type, const c
         c->attempt++;
         if (!c->retry_timer)
             c->retry_timer = evtimer_new(self->base, s_on_retry_timer, c);
+        /* A server's retry-after is a minimum, but a libevent timer may fire a
+         * little early: it counts from the loop's cached clock (taken before
+         * this callback's work) on a clock of 1 ms resolution. Hence the fresh
+         * clock and 5 ms of slack. */
+        delay += 0.005;
         struct timeval tv = {(time_t)delay, (suseconds_t)((delay - (double)(time_t)delay) * 1e6)};
+        event_base_update_cache_time(self->base);
         if (c->retry_timer && evtimer_add(c->retry_timer, &tv) == 0)
             return;
     }

@@ -43,11 +43,13 @@ typedef enum {
  * a peer that may send the verb at all: an agent key cannot SCALE or LIST all. */
 enum { R_AGENTD = 1, R_GATEWAY = 2, R_AUTOSCALER = 4 };
 
-static const struct {
+typedef struct {
     const char *name;
     s_verb_t verb;
     int roles;
-} s_verbs[] = {
+} s_verb_row_t;
+
+static const s_verb_row_t s_verbs[] = {
     {"READY", V_READY, R_AGENTD},
     {"HEARTBEAT", V_HEARTBEAT, R_AGENTD | R_GATEWAY},
     {"BYE", V_BYE, R_AGENTD | R_GATEWAY},
@@ -63,15 +65,18 @@ static const struct {
     {"ERROR", V_ERROR, R_AGENTD | R_GATEWAY | R_AUTOSCALER},
 };
 
-static s_verb_t s_verb(const char *name)
+/* The table row of a verb; NULL for one the manager does not serve. */
+static const s_verb_row_t *s_verb_row(const char *name)
 {
     for (size_t i = 0; i < sizeof s_verbs / sizeof s_verbs[0]; i++)
         if (!strcmp(s_verbs[i].name, name))
-            return s_verbs[i].verb;
-    return V_OTHER;
+            return &s_verbs[i];
+    return NULL;
 }
 
-bool af_control_peer_may(const char *peer_role, const char *verb)
+/* Whether peer_role may send the verb of row (NULL: a verb we do not serve,
+ * which gets unknown_verb rather than forbidden from any known role). */
+static bool s_peer_may(const char *peer_role, const s_verb_row_t *row)
 {
     if (!peer_role || !*peer_role)
         return true; /* plaintext: no identity to check (bind to loopback) */
@@ -79,10 +84,12 @@ bool af_control_peer_may(const char *peer_role, const char *verb)
                : !strcmp(peer_role, "gateway")    ? R_GATEWAY
                : !strcmp(peer_role, "autoscaler") ? R_AUTOSCALER
                                                   : 0;
-    for (size_t i = 0; i < sizeof s_verbs / sizeof s_verbs[0]; i++)
-        if (!strcmp(s_verbs[i].name, verb))
-            return (s_verbs[i].roles & role) != 0;
-    return role != 0; /* unknown verbs get unknown_verb, not forbidden */
+    return row ? (row->roles & role) != 0 : role != 0;
+}
+
+bool af_control_peer_may(const char *peer_role, const char *verb)
+{
+    return s_peer_may(peer_role, s_verb_row(verb));
 }
 
 /* ---- replies ---------------------------------------------------------------- */
@@ -381,16 +388,18 @@ void af_control_dispatch(af_control_t *self, const af_msg_t *msg)
         rid[zframe_size(msg->routing_id)] = '\0';
         af_fleet_touch(self->fleet, rid);
     }
-    if (!af_control_peer_may(msg->peer_role, msg->verb)) {
+    const s_verb_row_t *row = s_verb_row(msg->verb); /* once per message */
+    s_verb_t verb = row ? row->verb : V_OTHER;
+    if (!s_peer_may(msg->peer_role, row)) {
         af_warn("event=verb_forbidden verb=%s peer_role=%s req=%s", msg->verb, msg->peer_role,
                 msg->req);
-        if (s_verb(msg->verb) != V_ERROR) /* never answer an ERROR with one */
+        if (verb != V_ERROR) /* never answer an ERROR with one */
             s_error(self, msg, "forbidden", "a %s may not send %s", msg->peer_role, msg->verb);
         return;
     }
-    if (s_refused_by_lease(self, msg, s_verb(msg->verb)))
+    if (s_refused_by_lease(self, msg, verb))
         return;
-    switch (s_verb(msg->verb)) {
+    switch (verb) {
     case V_READY:
         af_fleet_on_ready(self->fleet, msg);
         break;

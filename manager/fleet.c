@@ -158,12 +158,15 @@ static void s_count_request(af_fleet_t *self, const char *verb, const char *code
         af_metric_inc(self->metrics->requests, verb, code);
 }
 
-static cJSON *s_gateway_list(af_fleet_t *self)
+/* body.gateways: the data endpoints we know, marked partial while gateways
+ * may still be saying hello to a manager that just started (gw_settle_ns). */
+static void s_add_gateways(af_fleet_t *self, cJSON *body)
 {
-    cJSON *arr = cJSON_CreateArray();
-    for (s_gateway_t *g = self->gateways; g; g = g->next)
+    cJSON *arr = cJSON_AddArrayToObject(body, "gateways");
+    for (s_gateway_t *g = self->gateways; arr && g; g = g->next)
         cJSON_AddItemToArray(arr, cJSON_CreateString(g->endpoint));
-    return arr;
+    if (self->gw_settle_ns)
+        cJSON_AddBoolToObject(body, "partial", true);
 }
 
 /* Names that end up in logs, labels and SD documents: 1..max-1 printable bytes,
@@ -534,9 +537,7 @@ void af_fleet_on_ready(af_fleet_t *self, const af_msg_t *msg)
      * with a restarted manager it says the truth instead of "pool". */
     cJSON_AddStringToObject(body, "owner", a->owner);
     cJSON_AddItemToObject(body, "spec", af_spec_to_json(&a->spec));
-    cJSON_AddItemToObject(body, "gateways", s_gateway_list(self));
-    if (self->gw_settle_ns)
-        cJSON_AddBoolToObject(body, "partial", true);
+    s_add_gateways(self, body);
     if (self->api_key && key_ok)
         cJSON_AddStringToObject(body, "api_key", self->api_key);
     s_reply(self, msg->routing_id, msg->req, "WELCOME", body);
@@ -764,9 +765,7 @@ static void s_broadcast_gateways(af_fleet_t *self)
 {
     cJSON *body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "req", "gw");
-    cJSON_AddItemToObject(body, "gateways", s_gateway_list(self));
-    if (self->gw_settle_ns)
-        cJSON_AddBoolToObject(body, "partial", true);
+    s_add_gateways(self, body);
     uint8_t *buf;
     size_t len;
     if (af_codec_encode(body, self->cfg.codec, &buf, &len) == 0) {

@@ -256,8 +256,20 @@ typedef struct {
     af_usage_t *self;
     char user[64];
     int64_t day;
-    cJSON *delta;         /* a record's counts; NULL for a batch (it stays in d->flight) */
+    cJSON *delta;         /* a record's counts; NULL for a batch (it stays in d->flight) or a reset */
 } s_write_t;
+
+/* A write for user's day, delta NULL; free()d by its reply handler. */
+static s_write_t *s_write_new(af_usage_t *self, const char *user, int64_t day)
+{
+    s_write_t *w = calloc(1, sizeof *w);
+    if (w) {
+        w->self = self;
+        snprintf(w->user, sizeof w->user, "%s", user);
+        w->day = day;
+    }
+    return w;
+}
 
 /* Sends s_write_lua for user's day. marker: batch id or NULL. Returns 0 or -1. */
 static int s_send(af_usage_t *self, const char *user, int64_t day, const cJSON *counts,
@@ -341,12 +353,9 @@ static void s_on_batch(void *arg, redisReply *reply, const char *err)
 
 static int s_send_flight(af_usage_t *self, s_day_t *d)
 {
-    s_write_t *w = calloc(1, sizeof *w);
+    s_write_t *w = s_write_new(self, d->user, d->day);
     if (!w)
         return -1;
-    w->self = self;
-    snprintf(w->user, sizeof w->user, "%s", d->user);
-    w->day = d->day;
     if (s_send(self, d->user, d->day, d->flight, d->flight_reset, d->flight_id, s_on_batch, w) <
         0) {
         free(w);
@@ -471,11 +480,8 @@ void af_usage_record(af_usage_t *self, const char *user, int64_t day, const char
     }
     s_sync(self);
     if (s_up(self)) {
-        s_write_t *w = calloc(1, sizeof *w);
+        s_write_t *w = s_write_new(self, user, day);
         if (w) {
-            w->self = self;
-            snprintf(w->user, sizeof w->user, "%s", user);
-            w->day = day;
             w->delta = delta;
             if (s_send(self, user, day, delta, false, NULL, s_on_record, w) == 0)
                 return;
@@ -485,12 +491,6 @@ void af_usage_record(af_usage_t *self, const char *user, int64_t day, const char
     s_keep(self, user, day, delta);
     cJSON_Delete(delta);
 }
-
-typedef struct {
-    af_usage_t *self;
-    char user[64];
-    int64_t day;
-} s_reset_t;
 
 /* Resets user's day in memory; pending: Redis still has to apply it. */
 static void s_reset_mem(af_usage_t *self, const char *user, int64_t day, bool pending)
@@ -509,7 +509,7 @@ static void s_reset_mem(af_usage_t *self, const char *user, int64_t day, bool pe
 
 static void s_on_reset(void *arg, redisReply *reply, const char *err)
 {
-    s_reset_t *t = arg;
+    s_write_t *t = arg;
     if (reply) {
         s_day_t *d = s_mem(t->self, t->user, t->day, 0);
         if (d && d->seen)
@@ -526,11 +526,8 @@ void af_usage_budget_reset(af_usage_t *self, const char *user, int64_t day)
 {
     s_sync(self);
     if (s_up(self)) {
-        s_reset_t *t = calloc(1, sizeof *t);
+        s_write_t *t = s_write_new(self, user, day);
         if (t) {
-            t->self = self;
-            snprintf(t->user, sizeof t->user, "%s", user);
-            t->day = day;
             char key[128];
             s_key(key, sizeof key, user, day);
             const char *argv[] = {"HDEL", key, "b"};

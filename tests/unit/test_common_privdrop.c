@@ -97,6 +97,16 @@ static void s_need_root(void)
     }
 }
 
+/* The user `nobody` for a test that needs root; skips when either is missing. */
+static struct passwd *s_need_nobody(void)
+{
+    s_need_root();
+    struct passwd *pw = getpwnam("nobody");
+    if (!pw)
+        skip();
+    return pw;
+}
+
 /* The child starts with core dumps allowed and extra groups, so the test sees
  * af_privdrop change them rather than find them already so. */
 static void s_loosen(void)
@@ -122,10 +132,7 @@ static void s_expect_hardened(const s_seen_t *s)
 static void test_drop_to_nobody(void **state)
 {
     (void)state;
-    s_need_root();
-    struct passwd *pw = getpwnam("nobody");
-    if (!pw)
-        skip();
+    struct passwd *pw = s_need_nobody();
     uid_t uid = pw->pw_uid;
     gid_t gid = pw->pw_gid;
     s_seen_t s = s_run("nobody", s_loosen);
@@ -194,10 +201,7 @@ static void s_become_nobody(void)
 static void test_unprivileged_with_user_is_noop_switch(void **state)
 {
     (void)state;
-    s_need_root();
-    struct passwd *pw = getpwnam("nobody");
-    if (!pw)
-        skip();
+    struct passwd *pw = s_need_nobody();
     uid_t uid = pw->pw_uid;
     s_seen_t s = s_run("daemon", s_become_nobody);
     assert_int_equal(s.rc, 0);

@@ -138,6 +138,23 @@ static const char *s_allowed(const char *key)
     return NULL;
 }
 
+/* Whether a socket of ZAP domain `domain` admits role: "agentfleet" admits
+ * every allowed key, "agentfleet:r1,r2" only those roles (af_curve_server). */
+static bool s_domain_admits(const char *domain, const char *role)
+{
+    const char *list = domain ? strchr(domain, ':') : NULL;
+    if (!list)
+        return true;
+    size_t n = strlen(role);
+    for (const char *p = list + 1; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && !strncmp(p, role, n))
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
 /* One ZAP request: [version][request id][domain][address][identity][mechanism][creds..]. */
 static void s_on_zap(zsock_t *sock, void *arg)
 {
@@ -158,8 +175,9 @@ static void s_on_zap(zsock_t *sock, void *arg)
         zframe_size(cred) == 32) {
         zmq_z85_encode(key, zframe_data(cred), 32);
         const char *r = s_allowed(key);
-        if (r) {
+        if (r)
             snprintf(role, sizeof role, "%s", r);
+        if (r && s_domain_admits(domain, r)) {
             status = "200";
             text = "OK";
         }
@@ -173,9 +191,10 @@ static void s_on_zap(zsock_t *sock, void *arg)
         uint64_t now = af_now_ns();
         if (now - s.last_log_ns > 1000000000ULL) {
             s.last_log_ns = now;
-            af_warn("event=curve_refused address=%s mechanism=%s key=%.8s refused_total=%llu",
+            af_warn("event=curve_refused address=%s mechanism=%s key=%.8s role=%s "
+                    "refused_total=%llu",
                     address ? address : "", mechanism ? mechanism : "", *key ? key : "-",
-                    (unsigned long long)s.refused);
+                    *role ? role : "-", (unsigned long long)s.refused);
         }
     }
     zmsg_t *rep = zmsg_new();
@@ -264,13 +283,18 @@ bool af_curve_enabled(void)
     return s.on;
 }
 
-int af_curve_server(zsock_t *sock)
+int af_curve_server(zsock_t *sock, const char *roles)
 {
     if (!s.on)
         return 0;
     zcert_apply(s.cert, sock);
     zsock_set_curve_server(sock, 1);
-    zsock_set_zap_domain(sock, S_DOMAIN);
+    char domain[128];
+    if (roles && *roles)
+        snprintf(domain, sizeof domain, S_DOMAIN ":%s", roles);
+    else
+        snprintf(domain, sizeof domain, S_DOMAIN);
+    zsock_set_zap_domain(sock, domain);
     return 0;
 }
 

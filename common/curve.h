@@ -30,10 +30,12 @@ int af_curve_init(struct event_base *base, const char *dir, const char *name);
 bool af_curve_enabled(void);
 
 /* Call between zsock_new and bind/connect. Server: our keypair, curve_server, ZAP
- * domain. Client: our keypair and the public key of role `server` ("manager",
- * "gateway"). No-op returning 0 when CURVE is off; -1 (logged) when the server's
- * public key was not found. */
-int af_curve_server(zsock_t *sock);
+ * domain; roles (comma list, NULL: any) are the peer roles the handshake admits,
+ * any other allowed key is refused and counted like an unknown one. Client: our
+ * keypair and the public key of role `server` ("manager", "gateway"). No-op
+ * returning 0 when CURVE is off; -1 (logged) when the server's public key was
+ * not found. */
+int af_curve_server(zsock_t *sock, const char *roles);
 int af_curve_client(zsock_t *sock, const char *server);
 
 /* Handshakes the ZAP handler refused (unknown key, wrong mechanism) and admitted. */

@@ -150,13 +150,6 @@ static void s_on_msg(zsock_t *sock, void *arg)
     af_proto_err_t perr;
     if (af_proto_recv(sock, true, (size_t)AF_PROTO_MAX_BODY_DEFAULT, true, self->codec, &msg, &perr) != 0)
         return;
-    /* Over CURVE only the agentd key may speak for an agent here: another
-     * admitted role (a gateway's, the autoscaler's) must not end a user's chat. */
-    if (msg->peer_role[0] && strcmp(msg->peer_role, "agentd") != 0) {
-        af_warn("event=agent_link_forbidden peer_role=%s verb=%s", msg->peer_role, msg->verb);
-        af_msg_destroy(&msg);
-        return;
-    }
     char aid[64] = "";
     if (msg->routing_id) {
         size_t n = zframe_size(msg->routing_id);
@@ -265,7 +258,7 @@ af_alink_t *af_alink_new(struct event_base *base, const char *endpoint, const ch
     zsock_set_linger(self->sock, 0);
     zsock_set_sndhwm(self->sock, 100000);
     zsock_set_rcvhwm(self->sock, 100000);
-    af_curve_server(self->sock);
+    af_curve_server(self->sock, "agentd"); /* only agents speak for an agent here */
     if (zsock_bind(self->sock, "%s", endpoint) < 0) {
         af_error("event=agent_bind_failed endpoint=%s err=\"%s\"", endpoint, zmq_strerror(errno));
         goto fail;

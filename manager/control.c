@@ -501,7 +501,7 @@ af_control_t *af_control_new(struct event_base *base, const char *listen, af_fle
     }
     zsock_set_router_mandatory(self->sock, 1);
     zsock_set_linger(self->sock, 0);
-    af_curve_server(self->sock);
+    af_curve_server(self->sock, NULL); /* roles are checked per verb (s_peer_may) */
     /* 1000 agents heartbeating at once must not hit the HWM. */
     zsock_set_sndhwm(self->sock, 100000);
     zsock_set_rcvhwm(self->sock, 100000);

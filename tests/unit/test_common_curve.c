@@ -87,7 +87,7 @@ static void test_allowed_unknown_plaintext(void **state)
     assert_true(af_curve_enabled());
     zsock_t *server = zsock_new(ZMQ_ROUTER);
     zsock_set_linger(server, 0);
-    assert_int_equal(af_curve_server(server), 0);
+    assert_int_equal(af_curve_server(server, NULL), 0);
     assert_true(zsock_bind(server, "tcp://127.0.0.1:*") > 0);
     char *ep = zsock_last_endpoint(server);
 
@@ -102,6 +102,36 @@ static void test_allowed_unknown_plaintext(void **state)
     zmsg_destroy(&m);
     assert_true(af_curve_admitted() >= 1);
     assert_int_equal(af_curve_refused(), 0);
+
+    /* A socket for some roles only: the same key (role "manager") is refused
+     * and counted where only agentd may speak, admitted where manager may. */
+    zsock_t *agents_only = zsock_new(ZMQ_ROUTER), *mixed = zsock_new(ZMQ_ROUTER);
+    zsock_set_linger(agents_only, 0);
+    zsock_set_linger(mixed, 0);
+    assert_int_equal(af_curve_server(agents_only, "agentd"), 0);
+    assert_int_equal(af_curve_server(mixed, "gateway,manager"), 0);
+    assert_true(zsock_bind(agents_only, "tcp://127.0.0.1:*") > 0);
+    assert_true(zsock_bind(mixed, "tcp://127.0.0.1:*") > 0);
+    zsock_t *to[2];
+    zsock_t *servers[2] = {agents_only, mixed};
+    for (int i = 0; i < 2; i++) {
+        char *e = zsock_last_endpoint(servers[i]);
+        to[i] = zsock_new(ZMQ_DEALER);
+        zsock_set_linger(to[i], 0);
+        assert_int_equal(af_curve_client(to[i], "manager"), 0);
+        assert_int_equal(zsock_connect(to[i], "%s", e), 0);
+        zstr_send(to[i], "hello");
+        zstr_free(&e);
+    }
+    assert_null(s_wait(base, agents_only, 1000));
+    assert_int_equal(af_curve_refused(), 1);
+    m = s_wait(base, mixed, 3000);
+    assert_non_null(m);
+    zmsg_destroy(&m);
+    for (int i = 0; i < 2; i++) {
+        zsock_destroy(&to[i]);
+        zsock_destroy(&servers[i]);
+    }
 
     /* Unknown key: refused by ZAP, counted, nothing arrives. */
     char mgr_pub[64];
@@ -161,7 +191,7 @@ static void test_off_is_noop(void **state)
     assert_int_equal(af_curve_init(base, "", "manager"), 0);
     assert_false(af_curve_enabled());
     zsock_t *s = zsock_new(ZMQ_DEALER);
-    assert_int_equal(af_curve_server(s), 0);
+    assert_int_equal(af_curve_server(s, NULL), 0);
     assert_int_equal(af_curve_client(s, "manager"), 0);
     assert_int_equal(zsock_mechanism(s), ZMQ_NULL);
     zsock_destroy(&s);

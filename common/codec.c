@@ -3,6 +3,7 @@
 
 #include <cbor.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,191 +61,284 @@ static int s_utf8_valid(const unsigned char *p, size_t n)
 
 /* ---- CBOR -> cJSON ------------------------------------------------------- */
 
-static cJSON *s_from_cbor(cbor_item_t *item, int depth, char *err, size_t errlen)
+/* libcbor's stream decoder reports one item head per call and allocates
+ * nothing; the builder below turns those heads straight into cJSON nodes. The
+ * earlier cbor_load() path built a libcbor tree first and then copied it, which
+ * doubled the allocations on the hottest path of every hop. */
+typedef struct {
+    cJSON *node;   /* the open array or object */
+    uint64_t left; /* items (array) or pairs (map) still to come */
+    bool map;
+    bool want_key;       /* map: next item is a key */
+    const uint8_t *key;  /* map: pending key, pointing into the input */
+    size_t keylen;
+} s_frame_t;
+
+typedef struct {
+    s_frame_t frames[AF_CODEC_MAX_DEPTH + 1];
+    int depth;        /* open frames */
+    cJSON *root;      /* the top-level map once started */
+    bool done;        /* the root map is complete */
+    size_t remaining; /* input bytes from the current head on */
+    char *err;
+    size_t errlen;
+    bool failed;
+} s_builder_t;
+
+static void s_fail(s_builder_t *b, const char *why)
 {
-    if (depth > AF_CODEC_MAX_DEPTH) {
-        snprintf(err, errlen, "cbor: nesting deeper than %d", AF_CODEC_MAX_DEPTH);
-        return NULL;
-    }
-    switch (cbor_typeof(item)) {
-    case CBOR_TYPE_UINT:
-        return cJSON_CreateNumber((double)cbor_get_int(item));
-    case CBOR_TYPE_NEGINT:
-        return cJSON_CreateNumber(-1.0 - (double)cbor_get_int(item));
-    case CBOR_TYPE_STRING: {
-        if (!cbor_string_is_definite(item)) {
-            snprintf(err, errlen, "cbor: indefinite-length string");
-            return NULL;
-        }
-        size_t n = cbor_string_length(item);
-        const unsigned char *h = cbor_string_handle(item);
-        if (memchr(h, '\0', n)) {
-            snprintf(err, errlen, "cbor: NUL byte inside a text string");
-            return NULL;
-        }
-        if (!s_utf8_valid(h, n)) {
-            snprintf(err, errlen, "cbor: text string is not valid UTF-8");
-            return NULL;
-        }
-        char *s = malloc(n + 1);
-        if (!s)
-            return NULL;
-        if (n)
-            memcpy(s, h, n);
-        s[n] = '\0';
-        cJSON *j = cJSON_CreateString(s);
-        free(s);
-        return j;
-    }
-    case CBOR_TYPE_ARRAY: {
-        cJSON *arr = cJSON_CreateArray();
-        size_t n = cbor_array_size(item);
-        cbor_item_t **h = cbor_array_handle(item);
-        for (size_t i = 0; arr && i < n; i++) {
-            cJSON *c = s_from_cbor(h[i], depth + 1, err, errlen);
-            if (!c) {
-                cJSON_Delete(arr);
-                return NULL;
-            }
-            cJSON_AddItemToArray(arr, c);
-        }
-        return arr;
-    }
-    case CBOR_TYPE_MAP: {
-        cJSON *obj = cJSON_CreateObject();
-        size_t n = cbor_map_size(item);
-        struct cbor_pair *h = cbor_map_handle(item);
-        for (size_t i = 0; obj && i < n; i++) {
-            if (!cbor_isa_string(h[i].key) || !cbor_string_is_definite(h[i].key)) {
-                snprintf(err, errlen, "cbor: map key is not a text string");
-                cJSON_Delete(obj);
-                return NULL;
-            }
-            size_t kl = cbor_string_length(h[i].key);
-            char key[256];
-            if (kl >= sizeof key || memchr(cbor_string_handle(h[i].key), '\0', kl) ||
-                !s_utf8_valid(cbor_string_handle(h[i].key), kl)) {
-                snprintf(err, errlen, "cbor: map key too long, not UTF-8 or has a NUL byte");
-                cJSON_Delete(obj);
-                return NULL;
-            }
-            memcpy(key, cbor_string_handle(h[i].key), kl);
-            key[kl] = '\0';
-            if (cJSON_GetObjectItemCaseSensitive(obj, key)) {
-                snprintf(err, errlen, "cbor: duplicate map key '%.64s'", key);
-                cJSON_Delete(obj);
-                return NULL;
-            }
-            cJSON *v = s_from_cbor(h[i].value, depth + 1, err, errlen);
-            if (!v) {
-                cJSON_Delete(obj);
-                return NULL;
-            }
-            cJSON_AddItemToObject(obj, key, v);
-        }
-        return obj;
-    }
-    case CBOR_TYPE_FLOAT_CTRL:
-        if (cbor_float_ctrl_is_ctrl(item)) {
-            if (cbor_is_null(item))
-                return cJSON_CreateNull();
-            if (cbor_is_bool(item))
-                return cJSON_CreateBool(cbor_get_bool(item));
-            snprintf(err, errlen, "cbor: unsupported simple value");
-            return NULL;
-        } else {
-            double d = cbor_float_get_float(item);
-            if (!isfinite(d)) {
-                snprintf(err, errlen, "cbor: non-finite number");
-                return NULL;
-            }
-            return cJSON_CreateNumber(d);
-        }
-    case CBOR_TYPE_BYTESTRING:
-        snprintf(err, errlen, "cbor: byte strings are not allowed in bodies");
-        return NULL;
-    case CBOR_TYPE_TAG:
-        snprintf(err, errlen, "cbor: tags are not allowed in bodies");
-        return NULL;
-    }
-    snprintf(err, errlen, "cbor: unknown item type");
-    return NULL;
+    if (!b->failed)
+        snprintf(b->err, b->errlen, "cbor: %s", why);
+    b->failed = true;
 }
 
-/* Walks the item heads before libcbor sees the bytes: libcbor allocates an
- * array or map for its declared size up front, so an 8-byte frame could ask for
- * gigabytes. Every declared count must fit in the bytes that remain. Also
- * refuses indefinite lengths, reserved heads and nesting past the limit. */
-static int s_cbor_scan(const uint8_t *p, size_t n, size_t *pos, int depth)
+/* A text string (value or key) must hold valid UTF-8 without NUL bytes: both
+ * codecs carry it, and JSON cannot hold a raw NUL that C strings keep. */
+static bool s_text_ok(s_builder_t *b, const uint8_t *p, size_t n)
 {
-    if (depth > AF_CODEC_MAX_DEPTH || *pos >= n)
-        return -1;
-    uint8_t ib = p[(*pos)++];
-    uint8_t major = ib >> 5, ai = ib & 31;
-    uint64_t val = ai;
-    if (ai >= 24 && ai <= 27) {
-        size_t k = (size_t)1 << (ai - 24);
-        if (n - *pos < k)
-            return -1;
-        val = 0;
-        for (size_t i = 0; i < k; i++)
-            val = (val << 8) | p[(*pos)++];
-    } else if (ai > 27)
-        return -1;
-    switch (major) {
-    case 0:
-    case 1:
-    case 7:
-        return 0;
-    case 2:
-    case 3:
-        if (val > n - *pos)
-            return -1;
-        *pos += (size_t)val;
-        return 0;
-    case 4:
-    case 5: {
-        uint64_t items = major == 5 ? val * 2 : val;
-        if (val > n - *pos || items > n - *pos)
-            return -1;
-        for (uint64_t i = 0; i < items; i++)
-            if (s_cbor_scan(p, n, pos, depth + 1) < 0)
-                return -1;
-        return 0;
+    if (memchr(p, '\0', n)) {
+        s_fail(b, "NUL byte inside a text string");
+        return false;
     }
-    default: /* 6: tags are refused anyway */
-        return -1;
+    if (!s_utf8_valid(p, n)) {
+        s_fail(b, "text string is not valid UTF-8");
+        return false;
     }
+    return true;
 }
+
+/* Closes every frame whose last item has arrived. */
+static void s_close_frames(s_builder_t *b)
+{
+    while (b->depth > 0 && b->frames[b->depth - 1].left == 0 && !b->frames[b->depth - 1].want_key)
+        b->depth--;
+    if (b->depth == 0 && b->root)
+        b->done = true;
+}
+
+/* Places a finished item (scalar, or a container whose frame opens next) in
+ * its parent. Takes ownership of item. Returns false (item freed) on error. */
+static bool s_place(s_builder_t *b, cJSON *item)
+{
+    if (!item) {
+        s_fail(b, "out of memory");
+        return false;
+    }
+    if (b->failed || b->done || b->depth == 0) {
+        if (!b->failed)
+            s_fail(b, b->done ? "trailing items" : "body is not a map");
+        cJSON_Delete(item);
+        return false;
+    }
+    if (b->depth > AF_CODEC_MAX_DEPTH) {
+        char why[64];
+        snprintf(why, sizeof why, "nesting too deep (max %d)", AF_CODEC_MAX_DEPTH);
+        s_fail(b, why);
+        cJSON_Delete(item);
+        return false;
+    }
+    s_frame_t *f = &b->frames[b->depth - 1];
+    if (f->map) {
+        if (f->want_key) {
+            s_fail(b, "map key is not a text string");
+            cJSON_Delete(item);
+            return false;
+        }
+        char key[256];
+        memcpy(key, f->key, f->keylen);
+        key[f->keylen] = '\0';
+        cJSON_AddItemToObject(f->node, key, item);
+        f->want_key = f->left > 0;
+    } else {
+        cJSON_AddItemToArray(f->node, item);
+        f->left--;
+    }
+    return true;
+}
+
+static void s_scalar(s_builder_t *b, cJSON *item)
+{
+    if (s_place(b, item))
+        s_close_frames(b);
+}
+
+static void s_open(s_builder_t *b, size_t count, bool map)
+{
+    if (b->failed)
+        return;
+    /* Each item takes at least one byte: a count the input cannot hold is a
+     * lie, refused before anything is built for it. */
+    uint64_t items = map ? (uint64_t)count * 2 : count;
+    if (count > b->remaining || items > b->remaining) {
+        s_fail(b, "malformed: a container declares more items than bytes remain");
+        return;
+    }
+    cJSON *node = map ? cJSON_CreateObject() : cJSON_CreateArray();
+    if (!b->root && !b->done && b->depth == 0) {
+        if (!map) {
+            s_fail(b, "body is not a map");
+            cJSON_Delete(node);
+            return;
+        }
+        if (!node) {
+            s_fail(b, "out of memory");
+            return;
+        }
+        b->root = node;
+    } else if (!s_place(b, node))
+        return;
+    b->frames[b->depth++] = (s_frame_t){.node = node, .left = count, .map = map, .want_key = map && count > 0};
+    s_close_frames(b);
+}
+
+static void s_on_string(void *ctx, cbor_data p, size_t n)
+{
+    s_builder_t *b = ctx;
+    if (b->failed)
+        return;
+    s_frame_t *f = b->depth > 0 ? &b->frames[b->depth - 1] : NULL;
+    if (f && f->map && f->want_key) {
+        if (n >= 256) {
+            s_fail(b, "map key longer than 255 bytes");
+            return;
+        }
+        if (!s_text_ok(b, p, n))
+            return;
+        /* cJSON keeps repeated keys and lookups see the first: a smuggling
+         * hazard, and CBOR maps may not repeat keys. */
+        for (const cJSON *c = f->node->child; c; c = c->next)
+            if (strlen(c->string) == n && !memcmp(c->string, p, n)) {
+                char why[96];
+                snprintf(why, sizeof why, "duplicate map key '%.*s'", (int)(n < 64 ? n : 64), (const char *)p);
+                s_fail(b, why);
+                return;
+            }
+        f->key = p;
+        f->keylen = n;
+        f->want_key = false;
+        f->left--;
+        return;
+    }
+    if (!s_text_ok(b, p, n))
+        return;
+    char *s = malloc(n + 1);
+    cJSON *item = s ? cJSON_CreateNull() : NULL;
+    if (!item) {
+        free(s);
+        s_fail(b, "out of memory");
+        return;
+    }
+    memcpy(s, p, n);
+    s[n] = '\0';
+    /* One copy: the node takes the buffer as its own string (cJSON_Delete frees
+     * valuestring of a non-reference node), where cJSON_CreateString would copy
+     * it once more. */
+    item->type = cJSON_String;
+    item->valuestring = s;
+    s_scalar(b, item);
+}
+
+static void s_number_item(s_builder_t *b, double d)
+{
+    if (b->failed)
+        return;
+    if (!isfinite(d)) {
+        s_fail(b, "non-finite number");
+        return;
+    }
+    s_scalar(b, cJSON_CreateNumber(d));
+}
+
+static void s_on_u8(void *ctx, uint8_t v) { s_number_item(ctx, (double)v); }
+static void s_on_u16(void *ctx, uint16_t v) { s_number_item(ctx, (double)v); }
+static void s_on_u32(void *ctx, uint32_t v) { s_number_item(ctx, (double)v); }
+static void s_on_u64(void *ctx, uint64_t v) { s_number_item(ctx, (double)v); }
+static void s_on_n8(void *ctx, uint8_t v) { s_number_item(ctx, -1.0 - (double)v); }
+static void s_on_n16(void *ctx, uint16_t v) { s_number_item(ctx, -1.0 - (double)v); }
+static void s_on_n32(void *ctx, uint32_t v) { s_number_item(ctx, -1.0 - (double)v); }
+static void s_on_n64(void *ctx, uint64_t v) { s_number_item(ctx, -1.0 - (double)v); }
+static void s_on_float(void *ctx, float v) { s_number_item(ctx, (double)v); }
+static void s_on_double(void *ctx, double v) { s_number_item(ctx, v); }
+
+static void s_on_null(void *ctx)
+{
+    if (!((s_builder_t *)ctx)->failed)
+        s_scalar(ctx, cJSON_CreateNull());
+}
+
+static void s_on_bool(void *ctx, bool v)
+{
+    if (!((s_builder_t *)ctx)->failed)
+        s_scalar(ctx, cJSON_CreateBool(v));
+}
+
+static void s_on_map(void *ctx, size_t n) { s_open(ctx, n, true); }
+static void s_on_array(void *ctx, size_t n) { s_open(ctx, n, false); }
+static void s_on_bytes(void *ctx, cbor_data p, size_t n)
+{
+    (void)p, (void)n;
+    s_fail(ctx, "byte strings are not allowed in bodies");
+}
+static void s_on_bytes_start(void *ctx) { s_fail(ctx, "byte strings are not allowed in bodies"); }
+static void s_on_tag(void *ctx, uint64_t v)
+{
+    (void)v;
+    s_fail(ctx, "tagged items are not allowed in bodies");
+}
+static void s_on_undefined(void *ctx) { s_fail(ctx, "unsupported simple value (undefined)"); }
+static void s_on_indefinite(void *ctx) { s_fail(ctx, "indefinite lengths are not allowed"); }
+
+static const struct cbor_callbacks s_callbacks = {
+    .uint8 = s_on_u8,
+    .uint16 = s_on_u16,
+    .uint32 = s_on_u32,
+    .uint64 = s_on_u64,
+    .negint8 = s_on_n8,
+    .negint16 = s_on_n16,
+    .negint32 = s_on_n32,
+    .negint64 = s_on_n64,
+    .byte_string_start = s_on_bytes_start,
+    .byte_string = s_on_bytes,
+    .string = s_on_string,
+    .string_start = s_on_indefinite,
+    .indef_array_start = s_on_indefinite,
+    .array_start = s_on_array,
+    .indef_map_start = s_on_indefinite,
+    .map_start = s_on_map,
+    .tag = s_on_tag,
+    .float2 = s_on_float,
+    .float4 = s_on_float,
+    .float8 = s_on_double,
+    .undefined = s_on_undefined,
+    .null = s_on_null,
+    .boolean = s_on_bool,
+    .indef_break = s_on_indefinite,
+};
 
 static cJSON *s_decode_cbor(const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
+    s_builder_t b = {.err = err, .errlen = errlen};
     size_t pos = 0;
-    if (s_cbor_scan(buf, len, &pos, 0) < 0) {
-        snprintf(err, errlen, "cbor: malformed, indefinite, tagged or too deep near byte %zu", pos);
-        return NULL;
+    while (pos < len && !b.done && !b.failed) {
+        b.remaining = len - pos;
+        struct cbor_decoder_result r = cbor_stream_decode(buf + pos, len - pos, &s_callbacks, &b);
+        if (b.failed)
+            break;
+        if (r.status != CBOR_DECODER_FINISHED) {
+            snprintf(err, errlen, "cbor: malformed at byte %zu", pos);
+            b.failed = true;
+            break;
+        }
+        pos += r.read;
     }
-    struct cbor_load_result res;
-    cbor_item_t *item = cbor_load(buf, len, &res);
-    if (!item || res.error.code != CBOR_ERR_NONE) {
-        snprintf(err, errlen, "cbor: malformed at byte %zu", res.error.position);
-        if (item)
-            cbor_decref(&item);
-        return NULL;
-    }
-    if (res.read != len) {
-        snprintf(err, errlen, "cbor: %zu trailing bytes", len - res.read);
-        cbor_decref(&item);
-        return NULL;
-    }
-    if (!cbor_isa_map(item)) {
-        snprintf(err, errlen, "cbor: body is not a map");
-        cbor_decref(&item);
-        return NULL;
-    }
-    cJSON *j = s_from_cbor(item, 0, err, errlen);
-    cbor_decref(&item);
-    return j;
+    if (!b.failed && !b.done)
+        snprintf(err, errlen, "cbor: malformed, input ends inside an item at byte %zu", pos);
+    else if (!b.failed && pos < len)
+        snprintf(err, errlen, "cbor: %zu trailing bytes", len - pos);
+    else if (!b.failed)
+        return b.root;
+    cJSON_Delete(b.root);
+    return NULL;
 }
 
 static int s_strcmp_p(const void *a, const void *b)
@@ -361,77 +455,84 @@ cJSON *af_codec_decode(const uint8_t *buf, size_t len, af_codec_t *codec, char *
 
 /* ---- cJSON -> CBOR ------------------------------------------------------- */
 
-static cbor_item_t *s_uint(uint64_t v)
+/* Heads go straight into one growing buffer with libcbor's encoders; no item
+ * tree is built (see the decoder). */
+typedef struct {
+    uint8_t *p;
+    size_t len, cap;
+} s_out_t;
+
+static int s_reserve(s_out_t *o, size_t n)
 {
-    if (v <= UINT8_MAX)
-        return cbor_build_uint8((uint8_t)v);
-    if (v <= UINT16_MAX)
-        return cbor_build_uint16((uint16_t)v);
-    if (v <= UINT32_MAX)
-        return cbor_build_uint32((uint32_t)v);
-    return cbor_build_uint64(v);
+    if (o->cap - o->len >= n)
+        return 0;
+    size_t cap = o->cap ? o->cap : 256;
+    while (cap - o->len < n)
+        cap *= 2;
+    uint8_t *p = realloc(o->p, cap);
+    if (!p)
+        return -1;
+    o->p = p;
+    o->cap = cap;
+    return 0;
 }
 
-static cbor_item_t *s_number(double d)
+/* Appends one head (at most 9 bytes) written by a libcbor encoder. */
+#define S_HEAD(o, call)                                                                            \
+    do {                                                                                           \
+        if (s_reserve((o), 9) < 0)                                                                 \
+            return -1;                                                                             \
+        size_t w_ = (call);                                                                        \
+        if (w_ == 0)                                                                               \
+            return -1;                                                                             \
+        (o)->len += w_;                                                                            \
+    } while (0)
+
+static int s_text(s_out_t *o, const char *s)
 {
-    /* Integral values inside the exact double range travel as CBOR integers. */
-    if (d == floor(d) && fabs(d) <= 9007199254740992.0) {
-        if (d >= 0)
-            return s_uint((uint64_t)d);
-        cbor_item_t *n = s_uint((uint64_t)(-1.0 - d));
-        if (n)
-            cbor_mark_negint(n);
-        return n;
-    }
-    return cbor_build_float8(d);
+    size_t n = strlen(s);
+    S_HEAD(o, cbor_encode_string_start(n, o->p + o->len, o->cap - o->len));
+    if (s_reserve(o, n) < 0)
+        return -1;
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+    return 0;
 }
 
-static cbor_item_t *s_to_cbor(const cJSON *j)
+static int s_to_cbor(s_out_t *o, const cJSON *j)
 {
-    if (cJSON_IsObject(j)) {
-        size_t n = (size_t)cJSON_GetArraySize(j);
-        cbor_item_t *m = cbor_new_definite_map(n);
-        if (!m)
-            return NULL;
-        for (const cJSON *c = j->child; c; c = c->next) {
-            cbor_item_t *k = cbor_build_string(c->string ? c->string : "");
-            cbor_item_t *v = s_to_cbor(c);
-            bool ok = k && v && cbor_map_add(m, (struct cbor_pair){.key = k, .value = v});
-            if (k)
-                cbor_decref(&k);
-            if (v)
-                cbor_decref(&v);
-            if (!ok) {
-                cbor_decref(&m);
-                return NULL;
-            }
-        }
-        return m;
-    }
-    if (cJSON_IsArray(j)) {
-        size_t n = (size_t)cJSON_GetArraySize(j);
-        cbor_item_t *a = cbor_new_definite_array(n);
-        if (!a)
-            return NULL;
-        for (const cJSON *c = j->child; c; c = c->next) {
-            cbor_item_t *v = s_to_cbor(c);
-            bool ok = v && cbor_array_push(a, v);
-            if (v)
-                cbor_decref(&v);
-            if (!ok) {
-                cbor_decref(&a);
-                return NULL;
-            }
-        }
-        return a;
+    if (cJSON_IsObject(j) || cJSON_IsArray(j)) {
+        size_t n = 0;
+        for (const cJSON *c = j->child; c; c = c->next)
+            n++;
+        bool map = cJSON_IsObject(j);
+        S_HEAD(o, map ? cbor_encode_map_start(n, o->p + o->len, o->cap - o->len)
+                      : cbor_encode_array_start(n, o->p + o->len, o->cap - o->len));
+        for (const cJSON *c = j->child; c; c = c->next)
+            if ((map && s_text(o, c->string ? c->string : "") < 0) || s_to_cbor(o, c) < 0)
+                return -1;
+        return 0;
     }
     if (cJSON_IsString(j))
-        return cbor_build_string(j->valuestring);
-    if (cJSON_IsNumber(j))
-        return s_number(j->valuedouble);
+        return s_text(o, j->valuestring);
+    if (cJSON_IsNumber(j)) {
+        double d = j->valuedouble;
+        /* Integral values inside the exact double range travel as CBOR integers,
+         * in the shortest head. */
+        if (d == floor(d) && fabs(d) <= 9007199254740992.0) {
+            if (d >= 0)
+                S_HEAD(o, cbor_encode_uint((uint64_t)d, o->p + o->len, o->cap - o->len));
+            else
+                S_HEAD(o, cbor_encode_negint((uint64_t)(-1.0 - d), o->p + o->len, o->cap - o->len));
+        } else
+            S_HEAD(o, cbor_encode_double(d, o->p + o->len, o->cap - o->len));
+        return 0;
+    }
     if (cJSON_IsBool(j))
-        return cbor_build_bool(cJSON_IsTrue(j));
-    return cbor_new_null();
+        S_HEAD(o, cbor_encode_bool(cJSON_IsTrue(j), o->p + o->len, o->cap - o->len));
+    else
+        S_HEAD(o, cbor_encode_null(o->p + o->len, o->cap - o->len));
+    return 0;
 }
 
 int af_codec_encode(const cJSON *body, af_codec_t codec, uint8_t **out, size_t *len)
@@ -448,16 +549,12 @@ int af_codec_encode(const cJSON *body, af_codec_t codec, uint8_t **out, size_t *
         *len = strlen(s);
         return 0;
     }
-    cbor_item_t *item = s_to_cbor(body);
-    if (!item)
-        return -1;
-    size_t cap = 0;
-    *len = cbor_serialize_alloc(item, out, &cap);
-    cbor_decref(&item);
-    if (*len == 0) {
-        free(*out);
-        *out = NULL;
+    s_out_t o = {0};
+    if (s_to_cbor(&o, body) < 0) {
+        free(o.p);
         return -1;
     }
+    *out = o.p;
+    *len = o.len;
     return 0;
 }

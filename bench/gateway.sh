@@ -7,6 +7,10 @@
 #   4. for attribution (not in the last line): the same fixed-rate load on a
 #      gateway whose agents are the stand-in harness (answers at once), i.e. the
 #      gateway's own share.
+# Each of 1-3 also runs (c) the floor: bench_gateway_floor, the same chain of
+# transports (evhttp -> ZeroMQ -> libcurl -> fake and back) doing no work. Its
+# figures, printed before the last line, are what this box and this
+# architecture allow at best; the stack's distance to them is ours.
 # Last line, exactly:
 # rate=N direct_p50_ms=X direct_p99_ms=X stack_p50_ms=X stack_p99_ms=X added_p99_ms=X throughput_ratio=X ttft_added_ms=X
 # Targets: added_p99_ms < 0.5 at 2,000 req/s, throughput_ratio >= 0.6, ttft_added_ms < 0.3.
@@ -33,7 +37,9 @@ cleanup() {
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not up" >&2; exit 1; }
-FP=$(port) MP=$(port) MMP=$(port) AP=$(port) HP=$(port)
+FP=$(port) MP=$(port) MMP=$(port) AP=$(port) HP=$(port) ZP=$(port) LP=$(port)
+FLOOR="$AF_BUILD/bench/bench_gateway_floor"
+[ -x "$FLOOR" ] || { echo "build $FLOOR first" >&2; exit 1; }
 echo "sk-bench-upstream" >"$tmp/upstream.key"
 KEY=$("$AF_BIN/gateway" --add-key bench user --keys-file "$tmp/keys")
 
@@ -54,10 +60,18 @@ for _ in $(seq 200); do
   sleep 0.1
 done
 
+# The floor chain (c); started after the stack so that pids[0..2] stay fake, manager, gateway.
+"$FLOOR" front --listen "$LP" --zmq "tcp://127.0.0.1:$ZP" >"$tmp/floor-front.log" 2>&1 &
+pids+=($!)
+"$FLOOR" back --zmq "tcp://127.0.0.1:$ZP" --upstream "http://127.0.0.1:$FP" >"$tmp/floor-back.log" 2>&1 &
+pids+=($!)
+wait_port "$LP"
+
 BODY='{"model":"claude-3-5-sonnet-20241022","max_tokens":64,"messages":[{"role":"user","content":"bench"}]}'
 SBODY='{"model":"claude-3-5-sonnet-20241022","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"bench [[words:8]]"}]}'
 direct=(--port "$FP" --header "x-api-key: sk-bench-upstream")
 stack=(--port "$HP" --header "x-api-key: $KEY")
+floor=(--port "$LP" --header "x-api-key: sk-bench-upstream")
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 run() { local out; out=$("$LOAD" "$@"); echo "  $out" >&2; echo "$out"; }
 
@@ -65,6 +79,7 @@ echo "warm-up" >&2
 "$LOAD" "${stack[@]}" --body "$BODY" --rate 500 --duration 1 --warmup 0 >/dev/null
 echo "1. fixed rate $RATE req/s for ${SECS}s" >&2
 d=$(run "${direct[@]}" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256)
+fl=$(run "${floor[@]}" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256)
 s=$(run "${stack[@]}" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256)
 echo "2. max throughput, closed loop with $CLOSED connections" >&2
 dm=$(run "${direct[@]}" --body "$BODY" --closed "$CLOSED" --duration "$SECS")
@@ -78,8 +93,14 @@ c1=("$(cpu_of "${pids[2]}")" "$(cpu_of $agentds)" "$(cpu_of "${pids[0]}")" "$(cp
 n=$(field sent "$sm"); tick=$(getconf CLK_TCK)
 us() { echo $(( ($2 - $1) * 1000000 / tick / (n > 0 ? n : 1) )); }
 echo "  cpu_us_per_request: gateway=$(us "${c0[0]}" "${c1[0]}") agentd=$(us "${c0[1]}" "${c1[1]}") fake=$(us "${c0[2]}" "${c1[2]}") manager=$(us "${c0[3]}" "${c1[3]}")" >&2
+f0=("$(cpu_of "${pids[3]}")" "$(cpu_of "${pids[4]}")" "$(cpu_of "${pids[0]}")")
+flm=$(run "${floor[@]}" --body "$BODY" --closed "$CLOSED" --duration "$SECS")
+f1=("$(cpu_of "${pids[3]}")" "$(cpu_of "${pids[4]}")" "$(cpu_of "${pids[0]}")")
+n=$(field sent "$flm")
+echo "  cpu_us_per_request: floor_front=$(us "${f0[0]}" "${f1[0]}") floor_back=$(us "${f0[1]}" "${f1[1]}") fake=$(us "${f0[2]}" "${f1[2]}")" >&2
 echo "3. time to first token, streams at 100 req/s" >&2
 dt=$(run "${direct[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream)
+flt=$(run "${floor[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream)
 st=$(run "${stack[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream)
 
 HARNESS="$AF_BUILD/tests/integration/harness_gateway_fleet"
@@ -96,16 +117,22 @@ if [ -x "$HARNESS" ]; then
   run --port "$H2" --header "x-api-key: $KEY" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256 >/dev/null
 fi
 
-for v in "$d" "$s" "$dm" "$sm"; do
+for v in "$d" "$s" "$dm" "$sm" "$fl" "$flm" "$flt"; do
   [ "$(field errors "$v")" = 0 ] || echo "warning: errors in run: $v" >&2
 done
-python3 - "$RATE" "$d" "$s" "$dm" "$sm" "$dt" "$st" <<'PY'
+python3 - "$RATE" "$d" "$s" "$dm" "$sm" "$dt" "$st" "$fl" "$flm" "$flt" <<'PY'
 import sys
 def f(line):
     return dict(kv.split("=", 1) for kv in line.split())
 rate = sys.argv[1]
-d, s, dm, sm, dt, st = (f(x) for x in sys.argv[2:8])
+d, s, dm, sm, dt, st, fl, flm, flt = (f(x) for x in sys.argv[2:11])
 g = lambda m, k: float(m[k])
+# The floor in the last line's terms, then the stack's share of what the floor
+# leaves (1.0 = as good as a chain that does nothing).
+print(f"floor: added_p99_ms={g(fl,'p99_ms')-g(d,'p99_ms'):.3f} "
+      f"throughput_ratio={g(flm,'rps')/g(dm,'rps'):.3f} "
+      f"ttft_added_ms={g(flt,'ttft_p50_ms')-g(dt,'ttft_p50_ms'):.3f} "
+      f"stack_throughput_of_floor={g(sm,'rps')/g(flm,'rps'):.3f}")
 print(f"rate={rate} direct_p50_ms={g(d,'p50_ms'):.3f} direct_p99_ms={g(d,'p99_ms'):.3f} "
       f"stack_p50_ms={g(s,'p50_ms'):.3f} stack_p99_ms={g(s,'p99_ms'):.3f} "
       f"added_p99_ms={g(s,'p99_ms')-g(d,'p99_ms'):.3f} "

@@ -200,10 +200,22 @@ void af_keys_refresh(af_keys_t *self)
         af_info("event=keys_reloaded path=%s keys=%d", self->path, n);
 }
 
+/* Every keyed request hashes its key. OpenSSL 3 looks EVP_sha256() up in its
+ * provider store on each use (locks and a property query, more than the hash
+ * of a short key): the fetched implementation and one context are kept for
+ * the process (the daemons are single-threaded). */
 static void s_sha256(const char *key, unsigned char out[32])
 {
+    static EVP_MD *md;
+    static EVP_MD_CTX *ctx;
+    if (!md)
+        md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (!ctx)
+        ctx = EVP_MD_CTX_new();
     unsigned int n = 32;
-    EVP_Digest(key, strlen(key), out, &n, EVP_sha256(), NULL);
+    if (!md || !ctx || !EVP_DigestInit_ex2(ctx, md, NULL) ||
+        !EVP_DigestUpdate(ctx, key, strlen(key)) || !EVP_DigestFinal_ex(ctx, out, &n))
+        EVP_Digest(key, strlen(key), out, &n, EVP_sha256(), NULL);
 }
 
 void af_keys_hash(const char *key, char hex[65])

@@ -53,6 +53,10 @@ typedef struct {
     /* open requests (request.c links them) and the graceful stop (shutdown.c) */
     struct af_gw_req_t *live;
     bool draining;            /* SIGTERM seen: new requests get 503, /readyz 503 */
+    /* request.c: finished request objects kept for reuse (af_gw_req_pool_free) */
+    struct af_gw_req_t *spare;
+    int nspare;
+    const struct timeval *watch_delay; /* common timeout for af_gw_req_watch_close */
 } af_gw_t;
 
 /* What a request refused or ended by the graceful stop is told. */

@@ -18,6 +18,7 @@
 #include "pool_cache.h"
 #include "privdrop.h"
 #include "ratelimit.h"
+#include "request.h"
 #include "route_store.h"
 #include "server.h"
 #include "shutdown.h"
@@ -364,6 +365,7 @@ done:
         OPENSSL_cleanse(jwt_key, jwt_key_len);
         free(jwt_key);
     }
+    af_gw_req_pool_free(&gw); /* last: finishers above may still free requests */
     if (gw.base)
         event_base_free(gw.base);
     af_config_free(s_opts);

@@ -36,7 +36,8 @@ struct af_gw_req_t {
     bool streaming;              /* SSE reply started */
     int status;                  /* status sent (for metrics) */
     af_gw_req_fn *on_gone;       /* client left: drop pending work */
-    struct event *watch;         /* notices the client closing while we wait */
+    struct event *watch;         /* notices the client closing while we wait (a timer
+                                    for AF_GW_WATCH_DELAY_MS, then the socket) */
     struct event *timer;         /* handler's retry timer (freed with the request) */
     int waits;                   /* chat_dispatch: polls for a connecting agent */
     /* continuation for a manager reply (manager_call.c) */
@@ -68,13 +69,21 @@ struct af_gw_req_t {
     void *cost_wait;             /* cost.c's pending lookup (it frees it) */
 };
 
-/* Made by server.c (takes nothing; ev borrowed until the reply). */
+/* Made by server.c (takes nothing; ev borrowed until the reply). A finisher
+ * frees it, into gw's spares: a request object is a kilobyte, and allocating
+ * one per request made glibc consolidate its fast bins on every call. */
 af_gw_req_t *af_gw_req_new(af_gw_t *gw, struct evhttp_request *ev);
+/* Frees gw's spare request objects (at exit, after the last request). */
+void af_gw_req_pool_free(af_gw_t *gw);
 
 /* Starts noticing a client that closes its connection while the request
  * waits on another daemon (evhttp does not read the socket then). Idempotent;
- * call it before waiting. */
+ * call it before waiting. The socket is watched only once the request has
+ * waited AF_GW_WATCH_DELAY_MS: watching costs two epoll_ctl calls, more than
+ * the whole of a short request's other system calls, and a client that leaves
+ * is noticed that much later at most. */
 void af_gw_req_watch_close(af_gw_req_t *r);
+#define AF_GW_WATCH_DELAY_MS 50
 
 /* Runs cb (arg r) after ms on the request's own timer, which handlers of
  * several modules share: it is re-aimed at cb each time. The wait ends if the

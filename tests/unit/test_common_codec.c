@@ -6,6 +6,7 @@
 
 #include "codec.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,54 @@ static void test_deterministic_cbor(void **state)
     assert_memory_equal(buf, want, len);
     free(buf);
     cJSON_Delete(j);
+}
+
+/* CBOR from other encoders: shorter float forms, empty containers closing
+ * their parents, nesting that ends several levels at once. */
+static void s_decodes_to(const uint8_t *buf, size_t len, const char *want_json)
+{
+    char err[160] = "";
+    cJSON *got = af_codec_decode(buf, len, NULL, err, sizeof err);
+    if (!got)
+        fail_msg("refused: %s", err);
+    cJSON *want = s_json(want_json);
+    if (!cJSON_Compare(got, want, 1)) {
+        char *g = cJSON_PrintUnformatted(got), msg[256];
+        snprintf(msg, sizeof msg, "decoded %s, want %s", g ? g : "?", want_json);
+        free(g);
+        fail_msg("%s", msg);
+    }
+    cJSON_Delete(want);
+    cJSON_Delete(got);
+}
+
+static void test_foreign_cbor(void **state)
+{
+    (void)state;
+    const uint8_t half[] = {0xa1, 0x61, 'h', 0xf9, 0x3c, 0x00};
+    s_decodes_to(half, sizeof half, "{\"h\":1}");
+    const uint8_t single[] = {0xa1, 0x61, 's', 0xfa, 0x3f, 0xc0, 0x00, 0x00};
+    s_decodes_to(single, sizeof single, "{\"s\":1.5}");
+    const uint8_t empties[] = {0xa2, 0x61, 'a', 0xa0, 0x61, 'b', 0x80};
+    s_decodes_to(empties, sizeof empties, "{\"a\":{},\"b\":[]}");
+    const uint8_t nested[] = {0xa2, 0x61, 'x', 0x82, 0xa1, 0x61, 'y', 0x81, 0x01, 0xa0, 0x61, 'z', 0x20};
+    s_decodes_to(nested, sizeof nested, "{\"x\":[{\"y\":[1]},{}],\"z\":-1}");
+    const uint8_t longstr[] = {0xa1, 0x61, 'k', 0x78, 0x03, 'a', 'b', 'c'}; /* 1-byte length head */
+    s_decodes_to(longstr, sizeof longstr, "{\"k\":\"abc\"}");
+    char err[160] = "";
+    const uint8_t inf[] = {0xa1, 0x61, 'h', 0xf9, 0x7c, 0x00};
+    assert_null(af_codec_decode(inf, sizeof inf, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "non-finite"));
+    const uint8_t undef[] = {0xa1, 0x61, 'u', 0xf7};
+    assert_null(af_codec_decode(undef, sizeof undef, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "undefined"));
+    /* A value missing after its key, and an array one item short. */
+    const uint8_t nokey[] = {0xa1, 0x61, 'k'};
+    assert_null(af_codec_decode(nokey, sizeof nokey, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "malformed"));
+    const uint8_t short_arr[] = {0xa1, 0x61, 'k', 0x83, 0x01, 0x02};
+    assert_null(af_codec_decode(short_arr, sizeof short_arr, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "malformed"));
 }
 
 static void s_refused(const uint8_t *buf, size_t len, const char *needle)
@@ -141,6 +190,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_deterministic_cbor),
+        cmocka_unit_test(test_foreign_cbor),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_codec_names),
     };

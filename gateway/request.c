@@ -58,13 +58,7 @@ af_gw_req_t *af_gw_req_new(af_gw_t *gw, struct evhttp_request *ev)
         char *addr = NULL;
         ev_uint16_t port = 0;
         evhttp_connection_get_peer(evcon, &addr, &port);
-        /* SSE events are small separate writes: without TCP_NODELAY, Nagle
-         * holds each one for the client's delayed ACK (~40 ms). */
-        struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-        evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-        int one = 1;
-        if (fd >= 0)
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        /* (TCP_NODELAY comes from the listening socket: server.c.) */
         snprintf(r->ip, sizeof r->ip, "%s", addr ? addr : "?");
         evhttp_connection_set_closecb(evcon, s_on_close, r);
     } else {

@@ -14,9 +14,11 @@
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -276,6 +278,12 @@ static struct evhttp *s_listen(af_gw_server_t *self, const char *listen, int *po
         evhttp_free(http);
         return NULL;
     }
+    /* SSE events are small separate writes: without TCP_NODELAY, Nagle holds
+     * each one for the client's delayed ACK (~40 ms). Set once here: Linux
+     * gives accepted sockets the listener's TCP_NODELAY. */
+    int one = 1;
+    if (setsockopt(evhttp_bound_socket_get_fd(bs), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+        af_warn("event=nodelay_failed listen=%s errno=%d", listen, errno);
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     socklen_t sl = sizeof ss;

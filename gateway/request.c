@@ -223,7 +223,7 @@ void af_gw_req_watch_close(af_gw_req_t *r)
         return;
     /* One shared timeout queue (O(1) per add) instead of the timer heap. */
     if (!r->gw->watch_delay) {
-        struct timeval tv = {0, AF_GW_WATCH_DELAY_MS * 1000};
+        struct timeval tv = {0, (suseconds_t)AF_GW_WATCH_DELAY_MS * 1000};
         r->gw->watch_delay = event_base_init_common_timeout(r->gw->base, &tv);
     }
     if (!r->gw->watch_delay || evtimer_add(r->watch, r->gw->watch_delay) < 0) {

@@ -185,6 +185,34 @@ static void s_on_route(bool found, const char *agent_id, const char *user, void 
     s_send(r);
 }
 
+static void s_on_refresh(const af_msg_t *reply, void *arg)
+{
+    af_gw_t *gw = arg;
+    const char *aid = reply && !strcmp(reply->verb, "OK") ? af_msg_str(reply, "agent_id") : NULL;
+    if (aid && af_validate_id(aid) && gw->pool)
+        af_pool_cache_add(gw->pool, aid, af_now_ns());
+    else
+        af_debug("event=pool_refresh_failed reason=%s",
+                 !reply ? "timeout" : af_msg_str(reply, "code") ? af_msg_str(reply, "code") : "no_agent_id");
+}
+
+/* The pool cache's periodic PLACE, off the request's path: before, the one
+ * request in each refresh interval that found the refresh due waited a
+ * manager round trip (at low traffic, that was nearly every request). Its
+ * answer only feeds the cache; a failure leaves the cache to expire on its
+ * own, and the next call PLACEs in the foreground then. Returns false when it
+ * could not be sent (the caller then PLACEs in the foreground). */
+static bool s_refresh_pool(af_gw_req_t *r)
+{
+    if (!af_mlink_usable(r->gw->manager))
+        return false;
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "user", r->who.user);
+    cJSON_AddStringToObject(body, "role", af_role_name(r->who.role));
+    return af_mlink_request(r->gw->manager, "PLACE", body, r->gw->manager_timeout_ms, s_on_refresh,
+                            r->gw) != 0;
+}
+
 static void s_on_route_gone(af_gw_req_t *r) { af_route_store_cancel(r->gw->routes, r); }
 
 void af_chat_dispatch(af_gw_req_t *r, const af_alink_handlers_t *h)
@@ -196,10 +224,16 @@ void af_chat_dispatch(af_gw_req_t *r, const af_alink_handlers_t *h)
         af_route_store_get(r->gw->routes, r->session_id, s_on_route, r);
         return;
     }
-    if (s_stateless(r) && r->gw->pool && af_pool_cache_pick(r->gw->pool, af_now_ns(), r->agent_id)) {
-        r->attempts++;
-        s_send(r);
-        return;
+    if (s_stateless(r) && r->gw->pool) {
+        uint64_t now = af_now_ns();
+        bool fresh = af_pool_cache_pick(r->gw->pool, now, r->agent_id);
+        /* A refresh is due but a cached agent still lives: this call goes to
+         * it, and the PLACE that lets the manager steer runs beside it. */
+        if (fresh || (af_pool_cache_any(r->gw->pool, now, r->agent_id) && s_refresh_pool(r))) {
+            r->attempts++;
+            s_send(r);
+            return;
+        }
     }
     s_place(r);
 }

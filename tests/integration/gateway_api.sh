@@ -141,6 +141,18 @@ af_eq "$(jf .status)" deleted "deleted"
 req GET "/v1/agents/$A1" "$ALICE"; expect 404 not_found_error
 req DELETE "/v1/agents/$B1" "$BOB"; expect 200
 
+af_log "stateless calls: the pool cache's refresh PLACE runs beside the call, not before it"
+HARNESS_PID=$(pgrep -f "harness_gateway_fleet --manager tcp://127.0.0.1:$MP" | head -1)
+MSG='{"model":"m","max_tokens":9,"messages":[{"role":"user","content":"hi"}]}'
+req POST /v1/messages "$ALICE" "$MSG"; expect 200
+kill -USR1 "$HARNESS_PID" # the manager now leaves pool PLACEs unanswered
+sleep 0.3                 # past the cache's 100 ms refresh interval, inside its 2 s TTL
+code=$(curl -s -o "$AF_TMP/body" -w '%{http_code}' --max-time 2 -H "x-api-key: $ALICE" \
+  -H 'content-type: application/json' --data-binary "$MSG" "$G/v1/messages") || true
+kill -USR1 "$HARNESS_PID"
+af_eq "$code" 200 "a stateless call while the refresh PLACE goes unanswered: $(body)"
+af_eq "$(jf .content[0].text)" "You said: hi" "reply from the cached pool agent"
+[ "$(grep -c '^PLACE_IGNORED' "$AF_TMP/harness.log")" -ge 1 ] || af_fail "the cache did not ask the manager to PLACE again"
 af_log "an agent dying mid-request: 502, then the session is placed again"
 req POST /v1/chat "$ALICE" '{"message":"first"}'; expect 200; SD=$(jf .session_id); AD=$(jf .agent_id)
 req POST /v1/chat "$ALICE" "{\"session_id\":\"$SD\",\"message\":\"[[die]]\"}"; expect 502 api_error

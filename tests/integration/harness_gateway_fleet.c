@@ -11,6 +11,8 @@
  * agent owners and enforces them like the real one (another user's id →
  * not_found); PLACE with no agent picks a pool agent, or answers capacity when
  * none is left. Every CANCEL received is printed as "CANCEL <req>" on stdout.
+ * SIGUSR1 toggles a silent manager for pool PLACEs (no agent named): each is
+ * printed as "PLACE_IGNORED" and never answered.
  *
  * usage: harness_gateway_fleet --manager tcp://127.0.0.1:P --gateway tcp://127.0.0.1:Q
  *        [--pool N] [--heartbeat-ms MS] */
@@ -19,11 +21,14 @@
 #include "util.h"
 
 #include <czmq.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_AGENTS 64
+
+static volatile sig_atomic_t s_place_silent; /* SIGUSR1 toggles */
 #define MAX_SESSIONS 256
 
 typedef struct {
@@ -221,6 +226,9 @@ static int s_on_manager(zloop_t *loop, zsock_t *sock, void *arg)
                 cJSON_AddStringToObject(b, "agent_id", a->id);
                 s_reply(sock, m, "OK", b);
             }
+        } else if (s_place_silent) {
+            printf("PLACE_IGNORED\n");
+            fflush(stdout);
         } else {
             agent_t *pick = NULL;
             for (int i = 0; i < s_nagents && !pick; i++)
@@ -478,6 +486,12 @@ static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+static void s_on_usr1(int sig)
+{
+    (void)sig;
+    s_place_silent = !s_place_silent;
+}
+
 int main(int argc, char **argv)
 {
     const char *manager = NULL;
@@ -493,6 +507,7 @@ int main(int argc, char **argv)
         return 2;
     }
     af_log_init("harness", AF_LOG_INFO);
+    signal(SIGUSR1, s_on_usr1);
     s_loop = zloop_new();
     s_manager = zsock_new(ZMQ_ROUTER);
     zsock_set_linger(s_manager, 0);
@@ -509,7 +524,10 @@ int main(int argc, char **argv)
     zloop_timer(s_loop, (size_t)hb, 0, s_on_heartbeat, NULL);
     printf("READY\n");
     fflush(stdout);
-    zloop_start(s_loop); /* ends on SIGINT/SIGTERM (zloop checks zsys_interrupted) */
+    /* Ends on SIGINT/SIGTERM (zsys_interrupted). Any other signal (SIGUSR1)
+     * also breaks zloop's poll: carry on then. */
+    while (zloop_start(s_loop) == 0 && !zsys_interrupted)
+        ;
     for (int i = 0; i < s_nagents; i++)
         zsock_destroy(&s_agents[i].sock);
     for (int i = 0; i < MAX_SESSIONS; i++)

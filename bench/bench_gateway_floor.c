@@ -20,11 +20,14 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define SLOTS 65536 /* requests in flight at most; far above the bench's 256 */
 
@@ -133,10 +136,15 @@ static int s_front(int port, const char *zmq_ep)
         return 1;
     }
     struct evhttp *http = evhttp_new(s_base);
-    if (!http || evhttp_bind_socket(http, "127.0.0.1", (ev_uint16_t)port) < 0) {
+    struct evhttp_bound_socket *bs =
+        http ? evhttp_bind_socket_with_handle(http, "127.0.0.1", (ev_uint16_t)port) : NULL;
+    if (!bs) {
         fprintf(stderr, "floor front: cannot listen on %d\n", port);
         return 1;
     }
+    /* As the gateway does: streamed chunks must not wait for Nagle. */
+    int one = 1;
+    setsockopt(evhttp_bound_socket_get_fd(bs), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     evhttp_set_allowed_methods(http, EVHTTP_REQ_POST | EVHTTP_REQ_GET);
     evhttp_set_gencb(http, s_front_request, NULL);
     s_zev = af_zev_new(s_base, s_sock, s_front_msg, NULL, 0);

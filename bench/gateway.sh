@@ -14,14 +14,16 @@
 # Last line, exactly:
 # rate=N direct_p50_ms=X direct_p99_ms=X stack_p50_ms=X stack_p99_ms=X added_p99_ms=X throughput_ratio=X ttft_added_ms=X
 # Targets: added_p99_ms < 0.5 at 2,000 req/s, throughput_ratio >= 0.6, ttft_added_ms < 0.3.
-# Env: AF_BENCH_RATE (2000), AF_BENCH_SECONDS (5), AF_BENCH_AGENTS (1), AF_BENCH_CLOSED (32),
+# Env: AF_BENCH_RATE (2000), AF_BENCH_SECONDS (3, per run), AF_BENCH_ROUNDS (3), AF_BENCH_AGENTS (1),
+# AF_BENCH_CLOSED (32),
 # AF_BENCH_AGENTD_BATCH_US, AF_BENCH_AGENTD_DELAYED_ACK: agentd's --send-batch-us and
 # --upstream-delayed-ack when set; unset, the agent runs with its defaults (batching
 # holds only mid-stream tokens, so replies and first tokens leave at once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 AF_BIN="${AF_BIN:-bin}" AF_BUILD="${AF_BUILD:-build}"
-RATE="${AF_BENCH_RATE:-2000}" SECS="${AF_BENCH_SECONDS:-5}" AGENTS="${AF_BENCH_AGENTS:-1}"
+RATE="${AF_BENCH_RATE:-2000}" SECS="${AF_BENCH_SECONDS:-3}" AGENTS="${AF_BENCH_AGENTS:-1}"
+ROUNDS="${AF_BENCH_ROUNDS:-3}"
 CLOSED="${AF_BENCH_CLOSED:-32}"
 agentd_env=()
 [ -n "${AF_BENCH_AGENTD_BATCH_US:-}" ] && agentd_env+=("AF_AGENTD_SEND_BATCH_US=$AF_BENCH_AGENTD_BATCH_US")
@@ -77,31 +79,49 @@ run() { local out; out=$("$LOAD" "$@"); echo "  $out" >&2; echo "$out"; }
 
 echo "warm-up" >&2
 "$LOAD" "${stack[@]}" --body "$BODY" --rate 500 --duration 1 --warmup 0 >/dev/null
-echo "1. fixed rate $RATE req/s for ${SECS}s" >&2
-d=$(run "${direct[@]}" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256)
-fl=$(run "${floor[@]}" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256)
-s=$(run "${stack[@]}" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256)
-echo "2. max throughput, closed loop with $CLOSED connections" >&2
-dm=$(run "${direct[@]}" --body "$BODY" --closed "$CLOSED" --duration "$SECS")
-# CPU per request of each process in the closed-loop stack run: where the
-# two cores go (the load generator takes the rest).
+# Each phase runs ROUNDS rounds of direct, floor, stack in turn and reports
+# each figure's median over its rounds: this box's host steals time in bursts
+# of seconds, and interleaved medians keep one burst from deciding a figure.
 cpu_of() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
 agentds=$(pgrep -P "${pids[1]}" | tr '\n' ' ')
-c0=("$(cpu_of "${pids[2]}")" "$(cpu_of $agentds)" "$(cpu_of "${pids[0]}")" "$(cpu_of "${pids[1]}")")
-sm=$(run "${stack[@]}" --body "$BODY" --closed "$CLOSED" --duration "$SECS")
-c1=("$(cpu_of "${pids[2]}")" "$(cpu_of $agentds)" "$(cpu_of "${pids[0]}")" "$(cpu_of "${pids[1]}")")
-n=$(field sent "$sm"); tick=$(getconf CLK_TCK)
-us() { echo $(( ($2 - $1) * 1000000 / tick / (n > 0 ? n : 1) )); }
-echo "  cpu_us_per_request: gateway=$(us "${c0[0]}" "${c1[0]}") agentd=$(us "${c0[1]}" "${c1[1]}") fake=$(us "${c0[2]}" "${c1[2]}") manager=$(us "${c0[3]}" "${c1[3]}")" >&2
-f0=("$(cpu_of "${pids[3]}")" "$(cpu_of "${pids[4]}")" "$(cpu_of "${pids[0]}")")
-flm=$(run "${floor[@]}" --body "$BODY" --closed "$CLOSED" --duration "$SECS")
-f1=("$(cpu_of "${pids[3]}")" "$(cpu_of "${pids[4]}")" "$(cpu_of "${pids[0]}")")
-n=$(field sent "$flm")
-echo "  cpu_us_per_request: floor_front=$(us "${f0[0]}" "${f1[0]}") floor_back=$(us "${f0[1]}" "${f1[1]}") fake=$(us "${f0[2]}" "${f1[2]}")" >&2
-echo "3. time to first token, streams at 100 req/s" >&2
-dt=$(run "${direct[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream)
-flt=$(run "${floor[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream)
-st=$(run "${stack[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream)
+tick=$(getconf CLK_TCK)
+# stack: gateway agentd fake manager; floor: front back fake
+cpu_stack() { echo "$(cpu_of "${pids[2]}") $(cpu_of $agentds) $(cpu_of "${pids[0]}") $(cpu_of "${pids[1]}")"; }
+cpu_floor() { echo "$(cpu_of "${pids[3]}") $(cpu_of "${pids[4]}") $(cpu_of "${pids[0]}")"; }
+# per_req "before" "after" requests -> microseconds per request for each column
+per_req() { python3 -c 'import sys
+a=list(map(int,sys.argv[1].split())); b=list(map(int,sys.argv[2].split())); n=max(int(sys.argv[3]),1); t=int(sys.argv[4])
+print(" ".join(str((y-x)*1000000//t//n) for x,y in zip(a,b)))' "$1" "$2" "$3" "$tick"; }
+med_cols() { python3 -c 'import sys, statistics
+rows=[list(map(int,l.split())) for l in open(sys.argv[1]) if l.strip()]
+print(" ".join(str(int(statistics.median(c))) for c in zip(*rows)))' "$1"; }
+for k in d fl s dm flm sm dt flt st cpu_stack cpu_floor; do : >"$tmp/$k"; done
+echo "1. fixed rate $RATE req/s, $ROUNDS rounds of ${SECS}s each" >&2
+for _ in $(seq "$ROUNDS"); do
+  run "${direct[@]}" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256 >>"$tmp/d"
+  run "${floor[@]}" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256 >>"$tmp/fl"
+  run "${stack[@]}" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256 >>"$tmp/s"
+done
+echo "2. max throughput, closed loop with $CLOSED connections, $ROUNDS rounds" >&2
+for _ in $(seq "$ROUNDS"); do
+  run "${direct[@]}" --body "$BODY" --closed "$CLOSED" --duration "$SECS" >>"$tmp/dm"
+  # CPU per request of each process: where the two cores go (the load
+  # generator takes the rest).
+  c0=$(cpu_floor); out=$(run "${floor[@]}" --body "$BODY" --closed "$CLOSED" --duration "$SECS")
+  echo "$out" >>"$tmp/flm"; per_req "$c0" "$(cpu_floor)" "$(field sent "$out")" >>"$tmp/cpu_floor"
+  c0=$(cpu_stack); out=$(run "${stack[@]}" --body "$BODY" --closed "$CLOSED" --duration "$SECS")
+  echo "$out" >>"$tmp/sm"; per_req "$c0" "$(cpu_stack)" "$(field sent "$out")" >>"$tmp/cpu_stack"
+done
+read -r g a f m <<<"$(med_cols "$tmp/cpu_stack")"
+echo "  cpu_us_per_request (median): gateway=$g agentd=$a fake=$f manager=$m" >&2
+read -r ff fb f <<<"$(med_cols "$tmp/cpu_floor")"
+echo "  cpu_us_per_request (median): floor_front=$ff floor_back=$fb fake=$f" >&2
+echo "3. time to first token, streams at 100 req/s, $ROUNDS rounds" >&2
+for _ in $(seq "$ROUNDS"); do
+  run "${direct[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream >>"$tmp/dt"
+  run "${floor[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream >>"$tmp/flt"
+  run "${stack[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream >>"$tmp/st"
+done
 
 HARNESS="$AF_BUILD/tests/integration/harness_gateway_fleet"
 if [ -x "$HARNESS" ]; then
@@ -117,25 +137,26 @@ if [ -x "$HARNESS" ]; then
   run --port "$H2" --header "x-api-key: $KEY" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256 >/dev/null
 fi
 
-for v in "$d" "$s" "$dm" "$sm" "$fl" "$flm" "$flt"; do
+cat "$tmp"/{d,fl,s,dm,flm,sm,dt,flt,st} | while read -r v; do
   [ "$(field errors "$v")" = 0 ] || echo "warning: errors in run: $v" >&2
 done
-python3 - "$RATE" "$d" "$s" "$dm" "$sm" "$dt" "$st" "$fl" "$flm" "$flt" <<'PY'
-import sys
-def f(line):
-    return dict(kv.split("=", 1) for kv in line.split())
-rate = sys.argv[1]
-d, s, dm, sm, dt, st, fl, flm, flt = (f(x) for x in sys.argv[2:11])
-g = lambda m, k: float(m[k])
-# The floor in the last line's terms, then the stack's share of what the floor
-# leaves (1.0 = as good as a chain that does nothing).
-print(f"floor: added_p99_ms={g(fl,'p99_ms')-g(d,'p99_ms'):.3f} "
-      f"throughput_ratio={g(flm,'rps')/g(dm,'rps'):.3f} "
-      f"ttft_added_ms={g(flt,'ttft_p50_ms')-g(dt,'ttft_p50_ms'):.3f} "
-      f"stack_throughput_of_floor={g(sm,'rps')/g(flm,'rps'):.3f}")
-print(f"rate={rate} direct_p50_ms={g(d,'p50_ms'):.3f} direct_p99_ms={g(d,'p99_ms'):.3f} "
-      f"stack_p50_ms={g(s,'p50_ms'):.3f} stack_p99_ms={g(s,'p99_ms'):.3f} "
-      f"added_p99_ms={g(s,'p99_ms')-g(d,'p99_ms'):.3f} "
-      f"throughput_ratio={g(sm,'rps')/g(dm,'rps'):.3f} "
-      f"ttft_added_ms={g(st,'ttft_p50_ms')-g(dt,'ttft_p50_ms'):.3f}")
+python3 - "$RATE" "$tmp" <<'PY'
+import statistics, sys
+rate, tmp = sys.argv[1], sys.argv[2]
+def runs(name):
+    return [dict(kv.split("=", 1) for kv in l.split()) for l in open(f"{tmp}/{name}") if l.strip()]
+def med(name, key):
+    return statistics.median(float(r[key]) for r in runs(name))
+# Medians over the rounds. The floor in the last line's terms first, then the
+# stack's share of what the floor leaves (1.0 = as good as a chain that does
+# nothing).
+print(f"floor: added_p99_ms={med('fl','p99_ms')-med('d','p99_ms'):.3f} "
+      f"throughput_ratio={med('flm','rps')/med('dm','rps'):.3f} "
+      f"ttft_added_ms={med('flt','ttft_p50_ms')-med('dt','ttft_p50_ms'):.3f} "
+      f"stack_throughput_of_floor={med('sm','rps')/med('flm','rps'):.3f}")
+print(f"rate={rate} direct_p50_ms={med('d','p50_ms'):.3f} direct_p99_ms={med('d','p99_ms'):.3f} "
+      f"stack_p50_ms={med('s','p50_ms'):.3f} stack_p99_ms={med('s','p99_ms'):.3f} "
+      f"added_p99_ms={med('s','p99_ms')-med('d','p99_ms'):.3f} "
+      f"throughput_ratio={med('sm','rps')/med('dm','rps'):.3f} "
+      f"ttft_added_ms={med('st','ttft_p50_ms')-med('dt','ttft_p50_ms'):.3f}")
 PY

@@ -32,5 +32,8 @@ void af_api_metrics(af_gw_req_t *r);
  * r->on_manager_ok (set it first), on ERROR / timeout / unreachable replies
  * with the mapped error. `user` and `role` are added from r->who. */
 void af_manager_call(af_gw_req_t *r, const char *verb, cJSON *body, long timeout_ms);
+/* Sets body's `user` and `role` to r->who's (replacing any the client sent):
+ * who asks, as every request to the manager names it. */
+void af_manager_principal(const af_gw_req_t *r, cJSON *body);
 
 #endif

@@ -207,8 +207,7 @@ static bool s_refresh_pool(af_gw_req_t *r)
     if (!af_mlink_usable(r->gw->manager))
         return false;
     cJSON *body = cJSON_CreateObject();
-    cJSON_AddStringToObject(body, "user", r->who.user);
-    cJSON_AddStringToObject(body, "role", af_role_name(r->who.role));
+    af_manager_principal(r, body);
     return af_mlink_request(r->gw->manager, "PLACE", body, r->gw->manager_timeout_ms, s_on_refresh,
                             r->gw) != 0;
 }

@@ -35,12 +35,17 @@ static void s_on_reply(const af_msg_t *reply, void *arg)
     r->on_manager_ok(r, reply);
 }
 
-void af_manager_call(af_gw_req_t *r, const char *verb, cJSON *body, long timeout_ms)
+void af_manager_principal(const af_gw_req_t *r, cJSON *body)
 {
     cJSON_DeleteItemFromObjectCaseSensitive(body, "user");
     cJSON_DeleteItemFromObjectCaseSensitive(body, "role");
     cJSON_AddStringToObject(body, "user", r->who.user);
     cJSON_AddStringToObject(body, "role", af_role_name(r->who.role));
+}
+
+void af_manager_call(af_gw_req_t *r, const char *verb, cJSON *body, long timeout_ms)
+{
+    af_manager_principal(r, body);
     if (!af_mlink_usable(r->gw->manager)) {
         cJSON_Delete(body);
         if (r->audit_event)

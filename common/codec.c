@@ -77,8 +77,7 @@ typedef struct {
 typedef struct {
     s_frame_t frames[AF_CODEC_MAX_DEPTH + 1];
     int depth;        /* open frames */
-    cJSON *root;      /* the top-level map once started */
-    bool done;        /* the root map is complete */
+    cJSON *root;      /* the top-level map once started; complete when no frame is open */
     size_t remaining; /* input bytes from the current head on */
     char *err;
     size_t errlen;
@@ -107,13 +106,13 @@ static bool s_text_ok(s_builder_t *b, const uint8_t *p, size_t n)
     return true;
 }
 
+static bool s_done(const s_builder_t *b) { return b->root && b->depth == 0; }
+
 /* Closes every frame whose last item has arrived. */
 static void s_close_frames(s_builder_t *b)
 {
     while (b->depth > 0 && b->frames[b->depth - 1].left == 0 && !b->frames[b->depth - 1].want_key)
         b->depth--;
-    if (b->depth == 0 && b->root)
-        b->done = true;
 }
 
 /* Places a finished item (scalar, or a container whose frame opens next) in
@@ -124,9 +123,9 @@ static bool s_place(s_builder_t *b, cJSON *item)
         s_fail(b, "out of memory");
         return false;
     }
-    if (b->failed || b->done || b->depth == 0) {
+    if (b->failed || b->depth == 0) {
         if (!b->failed)
-            s_fail(b, b->done ? "trailing items" : "body is not a map");
+            s_fail(b, b->root ? "trailing items" : "body is not a map");
         cJSON_Delete(item);
         return false;
     }
@@ -174,7 +173,7 @@ static void s_open(s_builder_t *b, size_t count, bool map)
         return;
     }
     cJSON *node = map ? cJSON_CreateObject() : cJSON_CreateArray();
-    if (!b->root && !b->done && b->depth == 0) {
+    if (!b->root) {
         if (!map) {
             s_fail(b, "body is not a map");
             cJSON_Delete(node);
@@ -319,7 +318,7 @@ static cJSON *s_decode_cbor(const uint8_t *buf, size_t len, char *err, size_t er
 {
     s_builder_t b = {.err = err, .errlen = errlen};
     size_t pos = 0;
-    while (pos < len && !b.done && !b.failed) {
+    while (pos < len && !s_done(&b) && !b.failed) {
         b.remaining = len - pos;
         struct cbor_decoder_result r = cbor_stream_decode(buf + pos, len - pos, &s_callbacks, &b);
         if (b.failed)
@@ -331,7 +330,7 @@ static cJSON *s_decode_cbor(const uint8_t *buf, size_t len, char *err, size_t er
         }
         pos += r.read;
     }
-    if (!b.failed && !b.done)
+    if (!b.failed && !s_done(&b))
         snprintf(err, errlen, "cbor: malformed, input ends inside an item at byte %zu", pos);
     else if (!b.failed && pos < len)
         snprintf(err, errlen, "cbor: %zu trailing bytes", len - pos);

@@ -187,16 +187,10 @@ static size_t s_on_write(char *data, size_t size, size_t n, void *arg)
     }
     if (c->len + len > AF_ANTHROPIC_MAX_BODY)
         return 0;
-    if (c->len + len + 1 > c->cap) {
-        size_t cap = c->cap ? c->cap : 4096;
-        while (cap < c->len + len + 1)
-            cap *= 2;
-        char *p = realloc(c->buf, cap);
-        if (!p)
-            return 0;
-        c->buf = p;
-        c->cap = cap;
-    }
+    char *p = af_grow(c->buf, &c->cap, c->len + len + 1, 4096);
+    if (!p)
+        return 0;
+    c->buf = p;
     memcpy(c->buf + c->len, data, len);
     c->len += len;
     c->buf[c->len] = '\0';

@@ -3,6 +3,7 @@
 
 #include "curve.h"
 #include "log.h"
+#include "util.h"
 #include "wire.h"
 #include "zev.h"
 
@@ -268,16 +269,10 @@ static uint8_t *s_reserve(af_gateway_t *gw, const char *verb, size_t body_max)
     size_t need = gw->qlen + 1 + vlen + sizeof(uint32_t) + body_max;
     if (vlen > 255 || body_max > UINT32_MAX)
         return NULL;
-    if (need > gw->qcap) {
-        size_t cap = gw->qcap ? gw->qcap : 4096;
-        while (cap < need)
-            cap *= 2;
-        uint8_t *q = realloc(gw->queue, cap);
-        if (!q)
-            return NULL;
-        gw->queue = q;
-        gw->qcap = cap;
-    }
+    uint8_t *q = af_grow(gw->queue, &gw->qcap, need, 4096);
+    if (!q)
+        return NULL;
+    gw->queue = q;
     uint8_t *p = gw->queue + gw->qlen;
     p[0] = (uint8_t)vlen;
     memcpy(p + 1, verb, vlen); // NOLINT(bugprone-not-null-terminated-result): length-prefixed

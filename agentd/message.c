@@ -1,6 +1,8 @@
 /* Messages API bodies and stream events. See message.h. */
 #include "message.h"
 
+#include "util.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,16 +24,10 @@ static void s_copy(char *dst, size_t cap, const cJSON *v)
 
 static int s_append(af_message_t *m, const char *s, size_t n)
 {
-    if (m->text_len + n + 1 > m->text_cap) {
-        size_t cap = m->text_cap ? m->text_cap : 128;
-        while (cap < m->text_len + n + 1)
-            cap *= 2;
-        char *p = realloc(m->text, cap);
-        if (!p)
-            return -1;
-        m->text = p;
-        m->text_cap = cap;
-    }
+    char *p = af_grow(m->text, &m->text_cap, m->text_len + n + 1, 128);
+    if (!p)
+        return -1;
+    m->text = p;
     memcpy(m->text + m->text_len, s, n);
     m->text_len += n;
     m->text[m->text_len] = '\0';

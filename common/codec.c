@@ -1,6 +1,8 @@
 /* CBOR/JSON <-> cJSON conversion. See codec.h. */
 #include "codec.h"
 
+#include "util.h"
+
 #include <cbor.h>
 #include <math.h>
 #include <stdbool.h>
@@ -463,16 +465,10 @@ typedef struct {
 
 static int s_reserve(s_out_t *o, size_t n)
 {
-    if (o->cap - o->len >= n)
-        return 0;
-    size_t cap = o->cap ? o->cap : 256;
-    while (cap - o->len < n)
-        cap *= 2;
-    uint8_t *p = realloc(o->p, cap);
+    uint8_t *p = af_grow(o->p, &o->cap, o->len + n, 256);
     if (!p)
         return -1;
     o->p = p;
-    o->cap = cap;
     return 0;
 }
 

@@ -3,6 +3,7 @@
 
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -63,4 +64,17 @@ int af_id_valid(const char *s, size_t max)
             return 0;
     }
     return n > 0;
+}
+
+void *af_grow(void *buf, size_t *cap, size_t need, size_t first)
+{
+    if (need <= *cap)
+        return buf;
+    size_t n = *cap ? *cap : (first ? first : 1);
+    while (n < need)
+        n = n > SIZE_MAX / 2 ? need : n * 2;
+    void *p = realloc(buf, n);
+    if (p)
+        *cap = n;
+    return p;
 }

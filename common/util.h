@@ -1,4 +1,5 @@
-/* Small shared helpers: monotonic and wall clocks, random URL-safe ids. */
+/* Small shared helpers: monotonic and wall clocks, random URL-safe ids, growing
+ * buffers. */
 #ifndef AF_UTIL_H
 #define AF_UTIL_H
 
@@ -19,5 +20,11 @@ void af_base64url(const uint8_t *in, size_t n, char *out);
 
 /* True when s is 1..max bytes of [A-Za-z0-9_-] (safe in URLs, logs and keys). */
 int af_id_valid(const char *s, size_t max);
+
+/* Growing byte buffers: returns buf (malloc'd, *cap bytes, may be NULL with
+ * *cap 0) grown by doubling, from first bytes when empty, to hold at least
+ * need bytes, and updates *cap; or NULL when realloc fails (buf and *cap are
+ * then untouched, still the caller's to free). need must be > 0. */
+void *af_grow(void *buf, size_t *cap, size_t need, size_t first);
 
 #endif

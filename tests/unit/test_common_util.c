@@ -1,4 +1,4 @@
-/* Ids (random, URL-safe, unique), base64url, validation, clocks. */
+/* Ids (random, URL-safe, unique), base64url, validation, clocks, growing buffers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,6 +6,7 @@
 
 #include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void test_ids(void **state)
@@ -46,6 +47,23 @@ static void test_id_valid(void **state)
     assert_true(af_id_valid("se_Ab-9", 10));
 }
 
+static void test_grow(void **state)
+{
+    (void)state;
+    size_t cap = 0;
+    char *b = af_grow(NULL, &cap, 10, 64); /* empty: starts at first */
+    assert_non_null(b);
+    assert_int_equal(cap, 64);
+    memset(b, 'x', 64);
+    assert_ptr_equal(af_grow(b, &cap, 64, 64), b); /* fits: untouched */
+    assert_int_equal(cap, 64);
+    b = af_grow(b, &cap, 300, 64); /* doubles until it holds need */
+    assert_non_null(b);
+    assert_int_equal(cap, 512);
+    assert_int_equal(b[63], 'x'); /* contents kept */
+    free(b);
+}
+
 static void test_clocks(void **state)
 {
     (void)state;
@@ -59,6 +77,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids), cmocka_unit_test(test_base64url),
         cmocka_unit_test(test_id_valid), cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_grow),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

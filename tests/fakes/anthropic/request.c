@@ -9,6 +9,7 @@
  * refused like the real API does ("Extra inputs are not permitted"). */
 #include "request.h"
 
+#include "util.h"
 #include "words.h"
 
 #include <cjson/cJSON.h>
@@ -53,16 +54,10 @@ typedef struct {
 
 static int s_text_add(s_text_t *t, const char *s, size_t n)
 {
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 64;
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        char *nb = realloc(t->buf, cap);
-        if (!nb)
-            return -1;
-        t->buf = nb;
-        t->cap = cap;
-    }
+    char *nb = af_grow(t->buf, &t->cap, t->len + n + 1, 64);
+    if (!nb)
+        return -1;
+    t->buf = nb;
     memcpy(t->buf + t->len, s, n);
     t->len += n;
     t->buf[t->len] = '\0';

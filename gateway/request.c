@@ -6,6 +6,22 @@
  * (and runs the callback) inside the send. */
 #include "request.h"
 
+#include "http.h"
+#include "log.h"
+#include "sse.h"
+#include "util.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <sys/socket.h>
+#include <event2/keyvalq_struct.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 /* Spare request objects kept (af_gw_req_new). None under AddressSanitizer,
  * which could not see a use after free through a recycled object. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -18,24 +34,6 @@
 #ifndef AF_GW_SPARE_REQUESTS
 #define AF_GW_SPARE_REQUESTS 256
 #endif
-
-#include "http.h"
-#include "log.h"
-#include "sse.h"
-#include "util.h"
-
-#include <errno.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <event2/keyvalq_struct.h>
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 static void s_on_close(struct evhttp_connection *evcon, void *arg);
 

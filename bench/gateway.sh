@@ -96,12 +96,16 @@ med_cols() { python3 -c 'import sys, statistics
 rows=[list(map(int,l.split())) for l in open(sys.argv[1]) if l.strip()]
 print(" ".join(str(int(statistics.median(c))) for c in zip(*rows)))' "$1"; }
 for k in d fl s dm flm sm dt flt st cpu_stack cpu_floor; do : >"$tmp/$k"; done
+# trio D F S ARGS...: one run each of direct, floor and stack with ARGS, their
+# lines appended to $tmp/D, $tmp/F and $tmp/S.
+trio() {
+  local d=$1 f=$2 s=$3; shift 3
+  run "${direct[@]}" "$@" >>"$tmp/$d"
+  run "${floor[@]}" "$@" >>"$tmp/$f"
+  run "${stack[@]}" "$@" >>"$tmp/$s"
+}
 echo "1. fixed rate $RATE req/s, $ROUNDS rounds of ${SECS}s each" >&2
-for _ in $(seq "$ROUNDS"); do
-  run "${direct[@]}" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256 >>"$tmp/d"
-  run "${floor[@]}" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256 >>"$tmp/fl"
-  run "${stack[@]}" --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256 >>"$tmp/s"
-done
+for _ in $(seq "$ROUNDS"); do trio d fl s --body "$BODY" --rate "$RATE" --duration "$SECS" --conns 256; done
 echo "2. max throughput, closed loop with $CLOSED connections, $ROUNDS rounds" >&2
 for _ in $(seq "$ROUNDS"); do
   run "${direct[@]}" --body "$BODY" --closed "$CLOSED" --duration "$SECS" >>"$tmp/dm"
@@ -117,11 +121,7 @@ echo "  cpu_us_per_request (median): gateway=$g agentd=$a fake=$f manager=$m" >&
 read -r ff fb f <<<"$(med_cols "$tmp/cpu_floor")"
 echo "  cpu_us_per_request (median): floor_front=$ff floor_back=$fb fake=$f" >&2
 echo "3. time to first token, streams at 100 req/s, $ROUNDS rounds" >&2
-for _ in $(seq "$ROUNDS"); do
-  run "${direct[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream >>"$tmp/dt"
-  run "${floor[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream >>"$tmp/flt"
-  run "${stack[@]}" --body "$SBODY" --rate 100 --duration "$SECS" --stream >>"$tmp/st"
-done
+for _ in $(seq "$ROUNDS"); do trio dt flt st --body "$SBODY" --rate 100 --duration "$SECS" --stream; done
 
 HARNESS="$AF_BUILD/tests/integration/harness_gateway_fleet"
 if [ -x "$HARNESS" ]; then
